@@ -1,0 +1,88 @@
+"""Mercato: a plugin-based commerce framework on Pyramid and pluggy.
+
+``from mercato import hookimpl`` is all a plugin needs to start; the names below are
+the kernel's public API, the only part of the kernel a plugin should import.
+"""
+
+import os
+
+from pyramid.config import Configurator
+
+from .db import Base
+from .exceptions import ConfigurationError, OutOfStock
+from .hookspecs import hookimpl
+from .money import Money
+from .pricing import Adjustment, Line, PricedLines, PricingContext, price_lines
+
+__all__ = [
+    "Adjustment",
+    "Base",
+    "ConfigurationError",
+    "Line",
+    "Money",
+    "OutOfStock",
+    "PricedLines",
+    "PricingContext",
+    "hookimpl",
+    "main",
+    "make_app",
+    "price_lines",
+]
+
+
+def configure(settings: dict, environ=None) -> Configurator:
+    """Build the configured (and committed) Pyramid configurator for ``settings``.
+
+    Raises ``ConfigurationError`` with one line naming what to fix.
+    """
+    from . import plugins
+    from .settings import resolve_settings
+
+    environ = os.environ if environ is None else environ
+    settings = resolve_settings(settings, environ)
+    pm = plugins.make_plugin_manager(settings["mercato.plugins"])
+    settings.update(plugins.plugin_settings(pm, settings, environ))
+    settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
+
+    config = Configurator(settings=settings)
+    config.registry.plugin_manager = pm
+    config.registry.hooks = pm.hook
+    config.add_request_method(lambda request: request.registry.hooks, "hooks", reify=True)
+
+    # One transaction per request, retried on serialization failures and deadlocks
+    # (3 attempts): every external call inside an attempt is idempotent, so a retry
+    # can only repeat work, never double it.
+    config.include("pyramid_retry")
+    config.include("pyramid_tm")
+    config.include(".db")  # request.dbsession, joined to that transaction
+    config.include(".redis_client")  # request.redis
+    config.include(".sessions")  # Redis sessions + CSRF on every unsafe request
+    config.include(".templating")  # Jinja2, slots, money filter
+    config.include(".views")  # the home route every storefront page links to
+    config.include(".health")  # /healthz, /readyz
+    config.include(".errors")  # error pages that leak nothing
+    config.commit()
+
+    # Plugins come after the kernel is committed (Kinto's way): they can rely on every
+    # kernel directive and cannot override the kernel's views by accident.
+    pm.hook.mercato_configure(config=config)
+    config.commit()
+    from .templating import add_owner_templates
+
+    add_owner_templates(config)
+    config.commit()
+    return config
+
+
+def make_app(settings: dict, environ=None):
+    """The WSGI app for ``settings``; raises ``ConfigurationError`` when it cannot start."""
+    return configure(settings, environ).make_wsgi_app()
+
+
+def main(global_config, **settings):
+    """Paste app factory used by ``pserve config/development.ini``."""
+    try:
+        return make_app(settings)
+    except ConfigurationError as exc:
+        # One clear line instead of a traceback: the message says what to fix.
+        raise SystemExit(str(exc)) from None

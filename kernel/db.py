@@ -1,0 +1,83 @@
+"""PostgreSQL through SQLAlchemy 2 and psycopg 3, joined to the request's transaction.
+
+``request.dbsession`` is the primary: everything that writes, and every read that must
+see the latest state (cart, checkout, accounts, admin). ``request.read_dbsession`` may be
+bound to a read replica (``sqlalchemy.read_url``) for pages that tolerate a little lag
+(catalog, search); without a replica it is the primary session itself.
+"""
+
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from zope.sqlalchemy import register
+
+# Constraint names that alembic can find again: every plugin shares this metadata.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for the kernel's and every plugin's models."""
+
+    metadata = metadata
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use psycopg 3 whatever driver the URL names (``postgresql://`` means psycopg2)."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(settings: dict, url: str | None = None) -> Engine:
+    """An engine whose every wait is bounded: pool, connect and statements."""
+    return create_engine(
+        sqlalchemy_url(url or settings["sqlalchemy.url"]),
+        pool_size=settings["sqlalchemy.pool_size"],
+        max_overflow=settings["sqlalchemy.max_overflow"],
+        pool_timeout=settings["sqlalchemy.pool_timeout"],
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": settings["sqlalchemy.connect_timeout"],
+            "options": f"-c statement_timeout={settings['sqlalchemy.statement_timeout_ms']}",
+        },
+    )
+
+
+def _dbsession(request) -> Session:
+    session = request.registry.dbsession_factory()
+    # Joins the session to pyramid_tm: commit when the request succeeds, else abort.
+    register(session, transaction_manager=request.tm)
+    request.add_finished_callback(lambda _request: session.close())
+    return session
+
+
+def _read_dbsession(request) -> Session:
+    factory = request.registry.read_dbsession_factory
+    if factory is None:
+        return request.dbsession
+    session = factory()
+    register(session, transaction_manager=request.tm)
+    request.add_finished_callback(lambda _request: session.close())
+    return session
+
+
+def includeme(config):
+    settings = config.registry.settings
+    engine = make_engine(settings)
+    config.registry.db_engine = engine
+    config.registry.dbsession_factory = sessionmaker(bind=engine)
+    read_url = settings.get("sqlalchemy.read_url")
+    config.registry.read_dbsession_factory = (
+        sessionmaker(bind=make_engine(settings, read_url)) if read_url else None
+    )
+    config.add_request_method(_dbsession, "dbsession", reify=True)
+    config.add_request_method(_read_dbsession, "read_dbsession", reify=True)

@@ -1,0 +1,121 @@
+"""Error pages: plain words for people, JSON for API clients, details only in the log.
+
+No traceback, SQL or setting ever reaches the client. A 500 gets a reference (the
+request id) that the shopper can quote and staff can find in the log.
+"""
+
+import logging
+import uuid
+
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.httpexceptions import HTTPException
+from pyramid.renderers import render_to_response
+from pyramid.response import Response
+from pyramid.view import exception_view_config, notfound_view_config
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Please check what you sent."),
+    401: ("Please log in", "You need to log in to see this page."),
+    403: ("Not allowed", "You do not have permission to do that."),
+    404: ("Page not found", "We could not find that page. It may have moved or never existed."),
+    405: ("Not allowed", "That kind of request is not accepted here."),
+    409: ("Conflict", "That change conflicts with the current state. Please try again."),
+    413: ("Too large", "What you sent is larger than we accept."),
+    429: ("Too many requests", "You are going a bit fast. Please wait a moment and try again."),
+    500: ("Something went wrong", "We are sorry: something went wrong on our side."),
+    503: ("Temporarily unavailable", "The shop is busy or under maintenance. Try again soon."),
+}
+
+
+def request_id(request) -> str:
+    rid = getattr(request, "_mercato_request_id", None)
+    if rid is None:
+        rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        request._mercato_request_id = rid
+    return rid
+
+
+def wants_json(request) -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.accept
+    return bool(
+        accept.header_value
+        and accept.best_match(["text/html", "application/json"]) == "application/json"
+    )
+
+
+def error_response(request, status: int, detail: str | None = None, headers=None):
+    title, default_message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    message = detail or default_message
+    if wants_json(request):
+        response = Response(json_body={"error": {"status": status, "message": message}})
+        response.content_type = "application/json"
+    else:
+        response = render_to_response(
+            "error.jinja2",
+            {
+                "status": status,
+                "title": title,
+                "message": message,
+                "reference": request_id(request),
+            },
+            request=request,
+        )
+    response.status_int = status
+    response.cache_control.no_store = True
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _public_detail(exc: HTTPException) -> str | None:
+    # Pyramid fills ``detail`` only when code raises with a message meant for the
+    # client (``HTTPBadRequest("Quantity must be a whole number")``).
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return detail or None
+
+
+@notfound_view_config()
+def not_found(exc, request):
+    # The router puts the path in ``detail``; the generic sentence reads better.
+    return error_response(request, 404)
+
+
+@exception_view_config(BadCSRFToken)
+@exception_view_config(BadCSRFOrigin)
+def bad_csrf(exc, request):
+    return error_response(
+        request,
+        400,
+        "This form has expired or was sent from another site. "
+        "Please reload the page and try again.",
+    )
+
+
+@exception_view_config(HTTPException)
+def http_error(exc, request):
+    if exc.code < 400:
+        return exc
+    headers = {k: v for k, v in exc.headers.items() if k in ("Retry-After", "Allow")}
+    return error_response(
+        request, exc.code, _public_detail(exc) if exc.code < 500 else None, headers
+    )
+
+
+@exception_view_config(Exception)
+def server_error(exc, request):
+    log.error(
+        "unhandled error on %s %s (request %s)",
+        request.method,
+        request.path,
+        request_id(request),
+        exc_info=exc,
+    )
+    return error_response(request, 500)
+
+
+def includeme(config):
+    config.scan(__name__)

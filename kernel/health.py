@@ -1,0 +1,55 @@
+"""Health endpoints for load balancers and process managers.
+
+``/healthz`` says the process answers; ``/readyz`` says it can serve a shop, i.e.
+PostgreSQL and Redis both answer within their timeouts. Neither touches a session, a
+transaction or a template, so they stay cheap and honest under load.
+"""
+
+import logging
+
+from pyramid.view import view_config
+from sqlalchemy import text
+
+log = logging.getLogger(__name__)
+
+
+@view_config(route_name="healthz", renderer="json", require_csrf=False)
+def healthz(request):
+    return {"status": "ok"}
+
+
+def _check_postgres(registry) -> str | None:
+    try:
+        with registry.db_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("readyz: PostgreSQL unreachable: %s", type(exc).__name__)
+        return "unreachable"
+    return None
+
+
+def _check_redis(registry) -> str | None:
+    try:
+        registry.redis.ping()
+    except Exception as exc:
+        log.warning("readyz: Redis unreachable: %s", type(exc).__name__)
+        return "unreachable"
+    return None
+
+
+@view_config(route_name="readyz", renderer="json", require_csrf=False)
+def readyz(request):
+    checks = {
+        "postgresql": _check_postgres(request.registry) or "ok",
+        "redis": _check_redis(request.registry) or "ok",
+    }
+    ready = all(state == "ok" for state in checks.values())
+    request.response.status_int = 200 if ready else 503
+    request.response.cache_control.no_store = True
+    return {"status": "ready" if ready else "unavailable", "checks": checks}
+
+
+def includeme(config):
+    config.add_route("healthz", "/healthz")
+    config.add_route("readyz", "/readyz")
+    config.scan(__name__)

@@ -1,0 +1,225 @@
+"""The contract between the Mercato kernel and its plugins.
+
+Every hook a plugin may implement is specified here, grouped by area. Hooks are always
+called with keyword arguments, so an implementation may accept any subset of the
+parameters, in any order. Specifications only ever gain parameters.
+
+How results combine is chosen per hook:
+
+* *firstresult* hooks pick one provider: they stop at the first non-None result.
+* the other hooks collect contributions: a list of every non-None result, in the order
+  of ``mercato.plugins`` (``tryfirst``/``trylast`` move an implementation to an edge).
+"""
+
+import pluggy
+
+PROJECT = "mercato"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------------------
+# Wiring
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def mercato_settings_schema():
+    """Return a ``colander.MappingSchema`` for this plugin's settings.
+
+    Called once at start-up, for each enabled plugin on its own. The schema validates
+    the ini keys ``mercato.<plugin>.<name>``; the result is in
+    ``registry.settings["mercato.<plugin>"]`` as a dict. A node may carry ``env="NAME"``
+    (the environment variable that overrides it) and ``secret=True`` (masked wherever
+    settings are shown). A missing or invalid value stops the app from starting.
+    """
+
+
+@hookspec
+def mercato_configure(config):
+    """Configure Pyramid: routes, views, templates, static assets, request methods.
+
+    Called once at start-up for every enabled plugin, in config order, after the kernel
+    has configured itself and committed, so a plugin may use every kernel directive.
+    """
+
+
+@hookspec
+def mercato_migration_folders():
+    """Return the folder (or a list of folders) of this plugin's alembic revisions.
+
+    All results are added to alembic's version locations; each plugin's revisions form
+    their own branch, labelled with the plugin name, and ``mercato migrate`` upgrades
+    every head.
+    """
+
+
+@hookspec
+def mercato_cli(subparsers):
+    """Add commands to the ``mercato`` CLI.
+
+    ``subparsers`` is an ``argparse`` sub-parser collection. A command's parser sets
+    ``func`` through ``set_defaults(func=...)``; the function receives ``(args, env)``
+    where ``env`` holds ``settings``, ``registry`` and ``hooks``. All implementations are
+    called.
+    """
+
+
+@hookspec
+def mercato_sample_data(dbsession, progress):
+    """Fill an empty shop with sample data for ``mercato demo``.
+
+    Called for every plugin, in config order, inside one transaction. ``progress`` is a
+    callable taking a short message. Implementations must do nothing when their data is
+    already there, so the demo can be started again.
+    """
+
+
+@hookspec
+def mercato_render_slot(request, name, context):
+    """Return HTML (a ``markupsafe.Markup``) to show in the named template slot.
+
+    Templates call ``slot("name")`` at places other plugins may extend (``head``,
+    ``nav``, ``header_tools``, ``footer``, ``cart_after_lines`` …). All results are shown,
+    in config order. Return ``None`` to add nothing.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Pricing
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mercato_unit_price(sku, quantity, context):
+    """Return the base unit price of ``sku`` as ``mercato.Money``, or ``None``.
+
+    Called by the kernel's pricing (cart, checkout) for each line; ``context`` is a
+    ``mercato.PricingContext`` (currency, dbsession, customer). Stops at the first
+    non-None result, so a price-list plugin marked ``tryfirst`` can override the
+    catalog's base price. ``None`` from every plugin means the SKU cannot be sold.
+    """
+
+
+@hookspec
+def mercato_price_adjustments(lines, context):
+    """Return a list of ``mercato.Adjustment`` for the priced ``lines`` (discounts,
+    tax, shipping), or ``None``.
+
+    Called after every line has its unit price. The kernel folds all results in config
+    order into the total; each adjustment is shown as its own line. An adjustment that
+    lowers the total has a negative amount.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Inventory
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mercato_stock_level(dbsession, sku):
+    """Return how many units of ``sku`` can be sold now (an int), or ``None``.
+
+    A non-locking read, for display and the pre-checkout check. Stops at the first
+    non-None result; ``None`` everywhere means stock is not tracked for this SKU.
+    """
+
+
+@hookspec
+def mercato_reserve_stock(dbsession, lines):
+    """Take ``lines`` (each with ``sku`` and ``quantity``) out of stock.
+
+    Called by checkout inside its PostgreSQL transaction, for every plugin. Must never
+    oversell: decrement with a guarded statement and raise ``mercato.OutOfStock`` to
+    refuse; the transaction then aborts and nothing is kept. A plugin ignores SKUs it
+    does not own.
+    """
+
+
+@hookspec
+def mercato_release_stock(dbsession, lines):
+    """Put ``lines`` back into stock (cancellation, refund with restock).
+
+    Called for every plugin inside the transaction that cancels; a plugin ignores SKUs
+    it does not own.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Payment
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def mercato_payment_methods(request):
+    """Return a list of ``mercato.PaymentMethod`` that checkout offers, or ``None``.
+
+    Called for every plugin each time checkout shows its payment step.
+    """
+
+
+@hookspec(firstresult=True)
+def mercato_authorize_payment(order, method, details, idempotency_key):
+    """Authorize ``order.total`` with the payment ``method`` and return a
+    ``mercato.PaymentResult``.
+
+    Only the plugin that owns ``method`` answers; the others return ``None``. Stops at
+    the first non-None result. ``idempotency_key`` is stable across retries of one
+    checkout: the provider must create at most one authorization for it.
+    """
+
+
+@hookspec(firstresult=True)
+def mercato_capture_payment(payment, amount, idempotency_key):
+    """Capture ``amount`` of an authorized ``payment``; return a ``PaymentResult``.
+
+    Only the plugin whose ``payment.provider`` it is answers. Stops at the first
+    non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def mercato_void_payment(payment, idempotency_key):
+    """Cancel an authorization that will not be captured; return a ``PaymentResult``.
+
+    Only the plugin whose ``payment.provider`` it is answers. Stops at the first
+    non-None result.
+    """
+
+
+@hookspec(firstresult=True)
+def mercato_refund_payment(payment, amount, idempotency_key):
+    """Refund ``amount`` (full or partial) of a captured ``payment``; return a
+    ``PaymentResult``.
+
+    Only the plugin whose ``payment.provider`` it is answers. Stops at the first
+    non-None result.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Notification and order events
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def mercato_notify(event, payload):
+    """Deliver a notification: ``event`` names it (``order.placed``,
+    ``account.password_reset`` …), ``payload`` is a JSON-able dict.
+
+    Called for every plugin, only for work that has committed: the kernel records the
+    event in the same transaction as the change and delivers it after the commit.
+    """
+
+
+@hookspec
+def mercato_order_placed(order):
+    """An order was created. Called for every plugin, inside the checkout transaction."""
+
+
+@hookspec
+def mercato_order_status_changed(order, old, new):
+    """``order`` moved from status ``old`` to ``new``. Called for every plugin, inside
+    the transaction that changes it."""

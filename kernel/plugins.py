@@ -1,0 +1,190 @@
+"""Finding, enabling and checking plugins.
+
+Plugins are found through the ``mercato.plugins`` entry-point group, exactly as a
+third-party package publishes one; ``mercato.plugins`` in the settings enables some of
+them, in order. A dotted name (``mypackage.myplugin``) also works, for a plugin that
+lives in the shop's own code and is not packaged.
+"""
+
+import difflib
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+
+import colander
+import pluggy
+from pyramid.path import DottedNameResolver
+
+from . import hookspecs
+from .exceptions import ConfigurationError
+
+ENTRY_POINT_GROUP = "mercato.plugins"
+
+
+@dataclass
+class PluginInfo:
+    """What ``mercato plugins`` and the admin show about a plugin."""
+
+    name: str
+    version: str | None
+    source: str
+    enabled: bool
+    hooks: list[str] = field(default_factory=list)
+
+
+def discover() -> dict[str, EntryPoint]:
+    """Every installed plugin, by entry-point name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _load(name: str, available: dict[str, EntryPoint]):
+    if name in available:
+        try:
+            return available[name].load()
+        except Exception as exc:
+            raise ConfigurationError(
+                f"mercato: plugin '{name}' failed to import ({type(exc).__name__}: {exc}): "
+                "reinstall its package or remove it from mercato.plugins"
+            ) from exc
+    if "." in name or ":" in name:
+        try:
+            return DottedNameResolver().resolve(name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"mercato: plugin '{name}' cannot be imported ({exc}): check the dotted name "
+                "in mercato.plugins"
+            ) from exc
+    close = difflib.get_close_matches(name, available, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    installed = ", ".join(sorted(available)) or "none"
+    raise ConfigurationError(
+        f"mercato: unknown plugin '{name}' in mercato.plugins: {hint}install the package "
+        f"that provides it or remove it (installed: {installed})"
+    )
+
+
+def make_plugin_manager(names: list[str]) -> pluggy.PluginManager:
+    """A plugin manager with exactly the plugins ``names``, called in that order."""
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ConfigurationError(
+            f"mercato: plugin '{sorted(duplicates)[0]}' is listed twice in mercato.plugins: "
+            "list it once"
+        )
+    available = discover()
+    loaded = [(name, _load(name, available)) for name in names]
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    # pluggy calls the most recently registered implementation first, so registering
+    # in reverse makes config order the call order.
+    for name, plugin in reversed(loaded):
+        try:
+            pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise ConfigurationError(
+                f"mercato: plugin '{name}' has a hook that does not match its specification "
+                f"({_first_line(exc)}): fix the hook's arguments to match mercato.hookspecs"
+            ) from exc
+    check_hooks_have_specs(pm)
+    return pm
+
+
+def check_hooks_have_specs(pm: pluggy.PluginManager) -> None:
+    """Refuse a ``mercato_*`` implementation no spec knows: it would never be called."""
+    for hook_name, caller in vars(pm.hook).items():
+        if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.opts.get("optionalhook"):
+                continue
+            spec_names = [n for n in vars(hookspecs) if n.startswith("mercato_")]
+            close = difflib.get_close_matches(hook_name, spec_names, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigurationError(
+                f"mercato: plugin '{impl.plugin_name}' implements {hook_name}, which is not "
+                f"a Mercato hook: {hint}rename or remove it (see mercato.hookspecs)"
+            )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def plugin_settings(pm: pluggy.PluginManager, settings: dict, environ) -> dict:
+    """Validate each plugin's ``mercato.<plugin>.*`` settings against its schema.
+
+    Returns ``{"mercato.<plugin>": {...}}`` for every plugin that declares a schema.
+    """
+    validated = {}
+    for impl in pm.hook.mercato_settings_schema.get_hookimpls():
+        name = impl.plugin_name
+        schema = impl.function()
+        prefix = f"mercato.{name}."
+        raw = {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)}
+        known = {node.name for node in schema.children}
+        for key in sorted(set(raw) - known):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {prefix}{close[0]}? " if close else ""
+            raise ConfigurationError(
+                f"mercato: plugin '{name}' has no setting {prefix}{key}: {hint}"
+                f"remove it (known: {', '.join(sorted(known)) or 'none'})"
+            )
+        for node in schema.children:
+            env = getattr(node, "env", None)
+            if env and environ.get(env):
+                raw[node.name] = environ[env]
+        try:
+            validated[f"mercato.{name}"] = schema.deserialize(raw)
+        except colander.Invalid as exc:
+            key, message = next(iter(exc.asdict().items()))
+            node = next((n for n in schema.children if n.name == key), None)
+            env = getattr(node, "env", None)
+            where = f"{prefix}{key} in the ini file" + (f" or {env}" if env else "")
+            raise ConfigurationError(
+                f"mercato: plugin '{name}' setting {prefix}{key}: {message.rstrip('.')} — "
+                f"set {where}"
+            ) from None
+    return validated
+
+
+def secret_setting_names(pm: pluggy.PluginManager) -> set[str]:
+    """Full keys of plugin settings marked ``secret=True``, for masking."""
+    names = set()
+    for impl in pm.hook.mercato_settings_schema.get_hookimpls():
+        for node in impl.function().children:
+            if getattr(node, "secret", False):
+                names.add(f"mercato.{impl.plugin_name}.{node.name}")
+    return names
+
+
+def describe(pm: pluggy.PluginManager | None, available: dict[str, EntryPoint] | None = None):
+    """PluginInfo for every installed plugin and every enabled one, enabled first."""
+    available = discover() if available is None else available
+    infos = []
+    enabled_names = []
+    if pm is not None:
+        # get_plugins() is a set; the registration order reversed is config order.
+        enabled_names = [name for name, _plugin in reversed(pm.list_name_plugin())]
+        for name in enabled_names:
+            plugin = pm.get_plugin(name)
+            hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or ())
+            ep = available.get(name)
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    version=ep.dist.version if ep is not None and ep.dist else None,
+                    source=ep.value if ep is not None else name,
+                    enabled=True,
+                    hooks=hooks,
+                )
+            )
+    for name, ep in sorted(available.items()):
+        if name not in enabled_names:
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    version=ep.dist.version if ep.dist else None,
+                    source=ep.value,
+                    enabled=False,
+                )
+            )
+    return infos

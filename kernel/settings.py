@@ -1,0 +1,95 @@
+"""Kernel settings: ini values, overridden by the environment where it makes sense.
+
+One table says, for every kernel setting, its ini key, the environment variable that
+overrides it (secrets and server URLs, so that they never need to live in a file), how
+to read it and its default. Plugins declare their own settings with a colander schema
+(see ``mercato.plugins``).
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pyramid.settings import asbool, aslist
+
+from .exceptions import ConfigurationError
+
+
+def plugin_list(value: Any) -> list[str]:
+    return aslist(value.replace(",", " ")) if isinstance(value, str) else list(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    env: str | None
+    coerce: Callable[[Any], Any]
+    default: Any
+    required: bool = False
+    secret: bool = False
+
+
+KERNEL_SETTINGS = [
+    Setting("sqlalchemy.url", "DATABASE_URL", str, None, required=True, secret=True),
+    # Optional read replica for reads that may be a little stale (catalog, search).
+    Setting("sqlalchemy.read_url", "DATABASE_READ_URL", str, None, secret=True),
+    Setting("sqlalchemy.pool_size", "DATABASE_POOL_SIZE", int, 10),
+    Setting("sqlalchemy.max_overflow", None, int, 10),
+    Setting("sqlalchemy.pool_timeout", None, float, 10.0),
+    Setting("sqlalchemy.statement_timeout_ms", None, int, 15_000),
+    Setting("sqlalchemy.connect_timeout", None, int, 5),
+    Setting("redis.url", "REDIS_URL", str, None, required=True, secret=True),
+    Setting("redis.socket_timeout", None, float, 2.0),
+    Setting("mercato.plugins", "MERCATO_PLUGINS", plugin_list, []),
+    Setting("mercato.secret", "MERCATO_SECRET", str, None, required=True, secret=True),
+    Setting("mercato.shop_name", "MERCATO_SHOP_NAME", str, "Mercato"),
+    Setting("mercato.currency", "MERCATO_CURRENCY", str.upper, "EUR"),
+    Setting("mercato.locale", "MERCATO_LOCALE", str, "en_US"),
+    # A folder whose templates take precedence over every plugin's: the store
+    # owner's way to restyle a page without forking a plugin.
+    Setting("mercato.templates_dir", "MERCATO_TEMPLATES_DIR", str, None),
+    Setting("mercato.debug", None, asbool, False),
+    Setting("retry.attempts", None, int, 3),
+]
+
+SECRET_KEYS = {s.key for s in KERNEL_SETTINGS if s.secret}
+
+
+def resolve_settings(settings: dict, environ: os._Environ | dict | None = None) -> dict:
+    """Return a copy of ``settings`` with environment overrides and typed values."""
+    environ = os.environ if environ is None else environ
+    resolved = dict(settings)
+    for setting in KERNEL_SETTINGS:
+        value = resolved.get(setting.key)
+        if setting.env and environ.get(setting.env):
+            value = environ[setting.env]
+        if value in (None, ""):
+            if setting.required:
+                hint = f" or the {setting.env} environment variable" if setting.env else ""
+                raise ConfigurationError(
+                    f"mercato: setting {setting.key} is missing: set it in the ini file{hint}"
+                )
+            resolved[setting.key] = setting.default
+            continue
+        try:
+            resolved[setting.key] = setting.coerce(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"mercato: setting {setting.key} = {value!r} is not valid: "
+                f"expected {getattr(setting.coerce, '__name__', 'a different value')}"
+            ) from None
+    return resolved
+
+
+def mask(key: str, value: Any, secret_keys=frozenset()) -> Any:
+    """Hide a secret's value for display (CLI, admin), keeping the fact that it is set."""
+    if value in (None, ""):
+        return value
+    secret = key in SECRET_KEYS or key in secret_keys or _looks_secret(key)
+    return "********" if secret else value
+
+
+def _looks_secret(key: str) -> bool:
+    last = key.rsplit(".", 1)[-1]
+    return any(word in last for word in ("secret", "password", "key", "token", "url"))

@@ -1,0 +1,1 @@
+"""Cart: a Redis cart per shopper, backed up in PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The cart plugin's hook implementations (its entry point)."""

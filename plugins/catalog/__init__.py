@@ -1,0 +1,1 @@
+"""Catalog: products, variants, categories, stock, images, search and storefront pages."""

@@ -1,0 +1,1 @@
+"""The catalog plugin's hook implementations (its entry point)."""

@@ -1,0 +1,1 @@
+"""Notifications: transactional outbox delivered as email over SMTP."""

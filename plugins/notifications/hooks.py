@@ -1,0 +1,1 @@
+"""The notifications plugin's hook implementations (its entry point)."""

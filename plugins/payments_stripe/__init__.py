@@ -1,0 +1,1 @@
+"""Stripe payments: PaymentIntents with manual capture, webhooks, refunds."""

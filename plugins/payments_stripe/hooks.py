@@ -1,0 +1,1 @@
+"""The payments_stripe plugin's hook implementations (its entry point)."""

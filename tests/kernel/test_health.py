@@ -1,0 +1,46 @@
+from mercato.testing import LOCAL_POSTGRES, port_open
+
+
+def test_healthz_answers_without_touching_servers(make_test_app):
+    app = make_test_app()
+    assert app.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_postgres_and_redis_answer(make_test_app):
+    response = make_test_app().get("/readyz")
+    assert response.json == {"status": "ready", "checks": {"postgresql": "ok", "redis": "ok"}}
+
+
+def test_readyz_flips_to_503_when_postgres_goes_down(make_test_app, tcp_proxy, migrated_database):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(migrated_database)
+    target = (url.host or LOCAL_POSTGRES[0], url.port or 5432)
+    assert port_open(*target), "needs PostgreSQL over TCP for the proxy"
+    proxy = tcp_proxy(target)
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = make_test_app(**{"sqlalchemy.url": proxied, "sqlalchemy.connect_timeout": "2"})
+    assert app.get("/readyz").status_int == 200
+
+    proxy.stop()
+
+    response = app.get("/readyz", status=503)
+    assert response.json["checks"] == {"postgresql": "unreachable", "redis": "ok"}
+    assert response.json["status"] == "unavailable"
+
+
+def test_readyz_flips_to_503_when_redis_goes_down(make_test_app, tcp_proxy, redis_url):
+    from urllib.parse import urlparse
+
+    parsed = urlparse(redis_url)
+    assert parsed.scheme == "redis", "needs Redis over TCP for the proxy"
+    proxy = tcp_proxy((parsed.hostname, parsed.port))
+    app = make_test_app(
+        **{"redis.url": f"redis://127.0.0.1:{proxy.port}{parsed.path}", "redis.socket_timeout": "1"}
+    )
+    assert app.get("/readyz").status_int == 200
+
+    proxy.stop()
+
+    response = app.get("/readyz", status=503)
+    assert response.json["checks"] == {"postgresql": "ok", "redis": "unreachable"}
