@@ -114,6 +114,29 @@ def mercato_price_adjustments(lines, context):
 
 
 # ---------------------------------------------------------------------------
+# Cart (how checkout, owned by the kernel, reads the cart a plugin keeps)
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mercato_cart_lines(request):
+    """Return the current shopper's cart as a list of ``mercato.Line`` (``sku`` and
+    ``quantity`` set, prices left to the kernel), or ``None``.
+
+    Called by checkout. Stops at the first non-None result: one plugin keeps the cart.
+    """
+
+
+@hookspec
+def mercato_cart_checked_out(request, order):
+    """The checkout that turned the current cart into ``order`` has committed: empty it.
+
+    Called for every plugin, after the commit only; an aborted checkout never calls it,
+    so the shopper's cart is never lost.
+    """
+
+
+# ---------------------------------------------------------------------------
 # Inventory
 # ---------------------------------------------------------------------------
 
