@@ -57,6 +57,7 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include(".db")  # request.dbsession, joined to that transaction
     config.include(".redis_client")  # request.redis
     config.include(".sessions")  # Redis sessions + CSRF on every unsafe request
+    config.include(".security")  # request.user, the security policy
     config.include(".templating")  # Jinja2, slots, money filter
     config.include(".views")  # the home route every storefront page links to
     config.include(".health")  # /healthz, /readyz

@@ -86,6 +86,26 @@ def mercato_render_slot(request, name, context):
     """
 
 
+@hookspec
+def mercato_permissions():
+    """Return ``{permission: [role, ...]}``: the permissions this plugin's views use and
+    the roles (``customer``, ``staff``, ``admin``) that hold them.
+
+    Called once at start-up for every plugin; the kernel's security policy merges the
+    results, so ``view_config(permission="catalog.manage")`` works like any kernel
+    permission.
+    """
+
+
+@hookspec
+def mercato_user_logged_in(request, user):
+    """``user`` has just logged in; the session id was rotated, its data kept.
+
+    Called for every plugin, inside the login request's transaction (a cart plugin
+    merges the guest cart into the customer's here).
+    """
+
+
 # ---------------------------------------------------------------------------
 # Pricing
 # ---------------------------------------------------------------------------
