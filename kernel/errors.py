@@ -12,6 +12,7 @@ from pyramid.httpexceptions import HTTPException
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import exception_view_config, notfound_view_config
+from pyramid_retry import is_last_attempt, mark_error_retryable
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,30 @@ def http_error(exc, request):
     )
 
 
+def _retryable(exc, request) -> bool:
+    """Serialization failures and deadlocks, as the transaction's data managers judge.
+
+    Asked here because this view runs before pyramid_tm looks at the error, while the
+    session is still joined to the transaction; once marked, pyramid_retry re-runs the
+    request (``retry.attempts``).
+    """
+    try:
+        txn = request.tm.get()
+    except Exception:  # no transaction (an error before pyramid_tm began one)
+        return False
+    if txn.isRetryableError(exc):
+        mark_error_retryable(exc)
+        return True
+    return False
+
+
 @exception_view_config(Exception)
 def server_error(exc, request):
+    if _retryable(exc, request):
+        if not is_last_attempt(request):
+            raise exc  # back through pyramid_tm (abort) to pyramid_retry (try again)
+        log.warning("giving up on %s %s after retries: %s", request.method, request.path, exc)
+        return error_response(request, 503, headers={"Retry-After": "1"})
     log.error(
         "unhandled error on %s %s (request %s)",
         request.method,

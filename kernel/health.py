@@ -13,7 +13,7 @@ from sqlalchemy import text
 log = logging.getLogger(__name__)
 
 
-@view_config(route_name="healthz", renderer="json", require_csrf=False)
+@view_config(route_name="healthz", renderer="json", request_method=("GET", "HEAD"))
 def healthz(request):
     return {"status": "ok"}
 
@@ -37,7 +37,7 @@ def _check_redis(registry) -> str | None:
     return None
 
 
-@view_config(route_name="readyz", renderer="json", require_csrf=False)
+@view_config(route_name="readyz", renderer="json", request_method=("GET", "HEAD"))
 def readyz(request):
     checks = {
         "postgresql": _check_postgres(request.registry) or "ok",

@@ -29,6 +29,13 @@ def alembic_config(hooks) -> AlembicConfig:
     return cfg
 
 
+def heads(hooks) -> set[str]:
+    """The head revision of every branch: what a fully migrated database is at."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config(hooks)).get_heads())
+
+
 def run(settings: dict, hooks, action: str = "upgrade", revision: str = "heads") -> None:
     """Run an alembic ``action`` against ``sqlalchemy.url`` with every version folder."""
     cfg = alembic_config(hooks)

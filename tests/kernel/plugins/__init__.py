@@ -1,0 +1,1 @@
+"""Small plugins the kernel's tests enable by dotted name."""

@@ -1,0 +1,6 @@
+from mercato import hookimpl
+
+
+@hookimpl
+def mercato_unit_price(sku, currency):
+    return None

@@ -1,0 +1,72 @@
+"""The ``mercato`` command, run as a store owner runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MERCATO = [sys.executable, "-m", "mercato.cli"]
+
+
+@pytest.fixture
+def ini(tmp_path, migrated_database, redis_url):
+    path = tmp_path / "shop.ini"
+    path.write_text(
+        "[app:main]\nuse = egg:mercato\n"
+        "mercato.plugins = tests.kernel.plugins.with_settings\n"
+        "mercato.secret = s3cr3t-value\n"
+        f"sqlalchemy.url = {migrated_database}\nredis.url = {redis_url}\n"
+        "mercato.tests.kernel.plugins.with_settings.api_key = sk_live_do_not_show\n"
+        "mercato.tests.kernel.plugins.with_settings.page_size = 7\n"
+    )
+    return path
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [*MERCATO, *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env or {}
+    )
+
+
+def test_plugins_lists_enabled_and_installed_plugins_with_masked_secrets(ini):
+    result = run("-c", str(ini), "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    enabled = rows["tests.kernel.plugins.with_settings"]
+    assert enabled["enabled"] is True
+    assert enabled["hooks"] == ["mercato_configure", "mercato_settings_schema"]
+    assert enabled["settings"] == {"api_key": "********", "page_size": 7}
+    assert rows["catalog"]["enabled"] is False and rows["catalog"]["version"]
+    assert "sk_live_do_not_show" not in result.stdout + result.stderr
+
+
+def test_plugins_text_output(ini):
+    result = run("-c", str(ini), "plugins")
+    assert result.returncode == 0, result.stderr
+    assert "enabled   tests.kernel.plugins.with_settings" in result.stdout
+    assert "mercato.tests.kernel.plugins.with_settings.page_size = 7" in result.stdout
+    assert "sk_live_do_not_show" not in result.stdout
+
+
+def test_migrate_reports_current_revisions(ini):
+    result = run("-c", str(ini), "migrate", "current")
+    assert result.returncode == 0, result.stderr
+    assert "mercato_0001" in result.stdout + result.stderr
+
+
+def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
+    path = tmp_path / "bad.ini"
+    path.write_text("[app:main]\nuse = egg:mercato\nmercato.plugins = nope\n")
+    result = run("-c", str(path), "plugins")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("mercato: setting sqlalchemy.url is missing")
+
+
+def test_missing_config_file_says_how_to_fix(tmp_path):
+    result = run("-c", str(tmp_path / "nope.ini"), "plugins")
+    assert result.returncode == 2
+    assert "not found: pass -c PATH or set MERCATO_CONFIG" in result.stderr
