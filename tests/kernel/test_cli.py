@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MERCATO = [sys.executable, "-m", "mercato.cli"]
+# An empty environment but for the path to this repository's test plugins.
+ENV = {"PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def ini(tmp_path, migrated_database, redis_url):
 
 def run(*args, env=None):
     return subprocess.run(
-        [*MERCATO, *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env or {}
+        [*MERCATO, *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env or ENV
     )
 
 
@@ -70,3 +72,65 @@ def test_missing_config_file_says_how_to_fix(tmp_path):
     result = run("-c", str(tmp_path / "nope.ini"), "plugins")
     assert result.returncode == 2
     assert "not found: pass -c PATH or set MERCATO_CONFIG" in result.stderr
+
+
+def wait_until_serving(port: int, process, deadline_s: float = 60) -> str:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read())
+        try:
+            url = f"http://127.0.0.1:{port}/readyz"
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("the server did not answer")
+
+
+@pytest.mark.parametrize("launcher", ["pserve", "mercato serve"])
+def test_the_same_app_is_served_by_pserve_and_mercato_serve(ini, launcher):
+    from mercato.testing import free_port
+
+    port = free_port()
+    text = (
+        ini.read_text() + f"\n[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\n"
+    )
+    ini.write_text(text)
+    bindir = Path(sys.executable).parent
+    if launcher == "pserve":
+        command = [str(bindir / "pserve"), str(ini)]
+    else:
+        command = [*MERCATO, "-c", str(ini), "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        body = wait_until_serving(port, process)
+        assert json.loads(body)["status"] == "ready"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_shell_has_the_app_a_session_and_hooks(ini):
+    script = (
+        "from sqlalchemy import text\n"
+        "print('answer', dbsession.execute(text('SELECT 41 + 1')).scalar())\n"
+        "print('hooks', hasattr(hooks, 'mercato_unit_price'))\n"
+    )
+    result = subprocess.run(
+        [*MERCATO, "-c", str(ini), "shell"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "answer 42" in result.stdout
+    assert "hooks True" in result.stdout
