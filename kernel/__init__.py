@@ -12,7 +12,16 @@ from .db import Base
 from .exceptions import ConfigurationError, OutOfStock
 from .hookspecs import hookimpl
 from .money import Money
-from .pricing import Adjustment, Line, PricedLines, PricingContext, price_lines
+from .payments import PaymentInfo, PaymentMethod, PaymentResult
+from .pricing import (
+    Adjustment,
+    Line,
+    PricedLines,
+    PricingContext,
+    SkuDetails,
+    describe_skus,
+    price_lines,
+)
 
 __all__ = [
     "Adjustment",
@@ -21,8 +30,13 @@ __all__ = [
     "Line",
     "Money",
     "OutOfStock",
+    "PaymentInfo",
+    "PaymentMethod",
+    "PaymentResult",
     "PricedLines",
     "PricingContext",
+    "SkuDetails",
+    "describe_skus",
     "hookimpl",
     "main",
     "make_app",
@@ -58,10 +72,17 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include(".redis_client")  # request.redis
     config.include(".sessions")  # Redis sessions + CSRF on every unsafe request
     config.include(".security")  # request.user, the security policy
+    config.include(".ratelimit")  # Redis-backed limits: login, reset, search, cart, checkout
+    config.include(".headers")  # CSP, HSTS, nosniff, Referrer-Policy on every response
+    config.include(".accounts")  # register, log in, passwords, profile and addresses
     config.include(".templating")  # Jinja2, slots, money filter
     config.include(".views")  # the home route every storefront page links to
+    config.include(".orders")  # checkout as one transaction with payment and stock; orders
     config.include(".health")  # /healthz, /readyz
     config.include(".errors")  # error pages that leak nothing
+    config.include(".requestlog")  # a line per request an operator can grep by request id
+    config.include(".metrics")  # /metrics for Prometheus, closed to the public by default
+    config.include(".sentry")  # error reports to Sentry, only when SENTRY_DSN is set
     config.commit()
 
     # Plugins come after the kernel is committed (Kinto's way): they can rely on every

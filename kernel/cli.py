@@ -52,12 +52,17 @@ class Env:
 
 
 def cmd_serve(args, env: Env) -> int:
-    import waitress
+    from . import serving
 
-    app = env.app()
-    log.info("serving on http://%s:%s", args.host, args.port)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
-    return 0
+    options = serving.options_from_config(
+        args.config,
+        env.raw_settings,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+    )
+    return serving.serve(options)
 
 
 def cmd_migrate(args, env: Env) -> int:
@@ -121,45 +126,89 @@ def cmd_shell(args, env: Env) -> int:
     return 0
 
 
-def cmd_demo(args, env_factory) -> int:
-    """Embedded PostgreSQL + Redis, migrate, sample data, waitress on 127.0.0.1."""
+DEMO_ADMIN = "admin@demo.mercato.test"
+
+
+def _demo_secret(path: Path) -> str:
+    """A random value kept under the demo's data folder, the same on every start."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _demo_data(app, hooks, admin_password: str) -> None:
+    """Sample data from every plugin and a staff login, once (both are idempotent)."""
     import transaction
+    from zope.sqlalchemy import register
+
+    from .accounts.services import create_user, find_user
+
+    def progress(message: str) -> None:
+        print(f"mercato demo: {message}", flush=True)
+
+    with transaction.manager:
+        session = app.registry.dbsession_factory()
+        register(session, transaction_manager=transaction.manager)
+        hooks.mercato_sample_data(
+            dbsession=session, settings=app.registry.settings, progress=progress
+        )
+        if find_user(session, DEMO_ADMIN) is None:
+            create_user(session, DEMO_ADMIN, admin_password, name="Demo admin", role="admin")
+            progress(f"admin account {DEMO_ADMIN} created")
+
+
+def cmd_demo(args, env_factory) -> int:
+    """Embedded PostgreSQL, Redis and Stripe; migrate; sample data; waitress on 127.0.0.1."""
     import waitress
 
     from . import make_app, migrate
-    from .embedded import EmbeddedPostgres, EmbeddedRedis
+    from .embedded import (
+        API_KEY,
+        PUBLISHABLE_KEY,
+        WEBHOOK_SECRET,
+        EmbeddedPostgres,
+        EmbeddedRedis,
+        EmbeddedStripe,
+    )
 
     data = Path(args.data).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    secret_file = data / "secret"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(32))
-        secret_file.chmod(0o600)
-    print("mercato demo: starting embedded PostgreSQL and Redis …", flush=True)
+    print("mercato demo: starting embedded PostgreSQL, Redis and Stripe …", flush=True)
     postgres = EmbeddedPostgres(data / "postgres")
     redis_server = EmbeddedRedis(data / "redis")
+    stripe_server = EmbeddedStripe()
     try:
-        os.environ["DATABASE_URL"] = postgres.url
-        os.environ["REDIS_URL"] = redis_server.url
-        os.environ.setdefault("MERCATO_SECRET", secret_file.read_text().strip())
+        os.environ.update(
+            {
+                "DATABASE_URL": postgres.url,
+                "REDIS_URL": redis_server.url,
+                "STRIPE_API_KEY": API_KEY,
+                "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+                "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "STRIPE_API_BASE": stripe_server.url,
+                "STRIPE_JS_URL": stripe_server.js_url,
+            }
+        )
+        os.environ.setdefault("MERCATO_SECRET", _demo_secret(data / "secret"))
         env = env_factory()
         print("mercato demo: migrating …", flush=True)
         migrate.run(env.settings, env.hooks)
         app = make_app(env.raw_settings)
-        with transaction.manager as tm:
-            session = app.registry.dbsession_factory()
-            from zope.sqlalchemy import register
-
-            register(session, transaction_manager=tm)
-            env.hooks.mercato_sample_data(
-                dbsession=session, progress=lambda msg: print(f"mercato demo: {msg}", flush=True)
-            )
-        print(f"mercato demo: open http://127.0.0.1:{args.port}/  (Ctrl-C stops)", flush=True)
+        admin_password = _demo_secret(data / "admin-password")
+        _demo_data(app, env.hooks, admin_password)
+        stripe_server.send_webhooks_to(f"http://127.0.0.1:{args.port}/stripe/webhook")
+        print(
+            f"mercato demo: open http://127.0.0.1:{args.port}/  (Ctrl-C stops)\n"
+            f"mercato demo: staff pages at /admin: {DEMO_ADMIN} / {admin_password}",
+            flush=True,
+        )
         waitress.serve(app, host="127.0.0.1", port=args.port, threads=8)
     except KeyboardInterrupt:
         pass
     finally:
         print("mercato demo: stopping embedded servers …", flush=True)
+        stripe_server.stop()
         redis_server.stop()
         postgres.stop()
     return 0
@@ -175,10 +224,18 @@ def build_parser(env: Env | None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("serve", help="serve the app with waitress (production path)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=6543)
-    p.add_argument("--threads", type=int, default=8)
+    p = sub.add_parser(
+        "serve",
+        help="serve the app with waitress worker processes (production path)",
+        description="Defaults come from the ini file's [server:main] (listen, threads and "
+        "every waitress setting) and mercato.serve.workers; SIGHUP reloads, SIGTERM stops.",
+    )
+    p.add_argument("--host", help="address to listen on (default: [server:main] listen)")
+    p.add_argument("--port", type=int, help="port (default: [server:main] listen, else 6543)")
+    p.add_argument(
+        "--workers", type=int, help="processes (default: mercato.serve.workers, else one per core)"
+    )
+    p.add_argument("--threads", type=int, help="threads per process (default: [server:main])")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="run the storefront on embedded PostgreSQL and Redis")
@@ -202,6 +259,14 @@ def build_parser(env: Env | None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("shell", help="a Python shell with the app, a request and a session")
     p.set_defaults(func=cmd_shell)
+
+    from . import outbox
+    from .accounts import cli as accounts_cli
+    from .orders import cli as orders_cli
+
+    outbox.add_commands(sub)  # worker, outbox list|retry
+    accounts_cli.add_commands(sub)  # user create
+    orders_cli.add_commands(sub)  # reconcile
 
     if env is not None:
         env.hooks.mercato_cli(subparsers=sub)

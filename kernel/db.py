@@ -20,6 +20,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+REGISTRY_KEY = "mercato.registry"
+
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
@@ -74,7 +76,11 @@ def includeme(config):
     settings = config.registry.settings
     engine = make_engine(settings)
     config.registry.db_engine = engine
-    config.registry.dbsession_factory = sessionmaker(bind=engine)
+    # The registry rides along in every session, so that code holding only a session
+    # (the outbox's after-commit delivery) can reach the app's plugins.
+    config.registry.dbsession_factory = sessionmaker(
+        bind=engine, info={REGISTRY_KEY: config.registry}
+    )
     read_url = settings.get("sqlalchemy.read_url")
     config.registry.read_dbsession_factory = (
         sessionmaker(bind=make_engine(settings, read_url)) if read_url else None

@@ -38,8 +38,14 @@ def request_id(request) -> str:
     return rid
 
 
+def raw_path(request) -> str:
+    """The path as the WSGI server passed it: never raises, even on bytes that are not
+    UTF-8 (``request.path`` would)."""
+    return request.environ.get("PATH_INFO", "")
+
+
 def wants_json(request) -> bool:
-    if request.path.startswith("/api/"):
+    if raw_path(request).startswith("/api/"):
         return True
     accept = request.accept
     return bool(
@@ -85,6 +91,12 @@ def not_found(exc, request):
     return error_response(request, 404)
 
 
+@exception_view_config(UnicodeDecodeError)
+def undecodable(exc, request):
+    # An address or form with bytes that are not UTF-8 (``/p/%ff``): the client's mistake.
+    return error_response(request, 400, "That address or form contains characters we cannot read.")
+
+
 @exception_view_config(BadCSRFToken)
 @exception_view_config(BadCSRFOrigin)
 def bad_csrf(exc, request):
@@ -128,12 +140,12 @@ def server_error(exc, request):
     if _retryable(exc, request):
         if not is_last_attempt(request):
             raise exc  # back through pyramid_tm (abort) to pyramid_retry (try again)
-        log.warning("giving up on %s %s after retries: %s", request.method, request.path, exc)
+        log.warning("giving up on %s %s after retries: %s", request.method, raw_path(request), exc)
         return error_response(request, 503, headers={"Retry-After": "1"})
     log.error(
         "unhandled error on %s %s (request %s)",
         request.method,
-        request.path,
+        raw_path(request),
         request_id(request),
         exc_info=exc,
     )

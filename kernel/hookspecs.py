@@ -67,11 +67,12 @@ def mercato_cli(subparsers):
 
 
 @hookspec
-def mercato_sample_data(dbsession, progress):
+def mercato_sample_data(dbsession, settings, progress):
     """Fill an empty shop with sample data for ``mercato demo``.
 
-    Called for every plugin, in config order, inside one transaction. ``progress`` is a
-    callable taking a short message. Implementations must do nothing when their data is
+    Called for every plugin, in config order, inside one transaction. ``settings`` are
+    the app's resolved settings (``mercato.currency`` …); ``progress`` is a callable
+    taking a short message. Implementations must do nothing when their data is
     already there, so the demo can be started again.
     """
 
@@ -109,6 +110,17 @@ def mercato_user_logged_in(request, user):
 # ---------------------------------------------------------------------------
 # Pricing
 # ---------------------------------------------------------------------------
+
+
+@hookspec
+def mercato_sku_details(request, skus):
+    """Return ``{sku: mercato.SkuDetails}`` for those of ``skus`` this plugin sells
+    (a display name, a link, an image), or ``None``.
+
+    Called by the cart and checkout for every plugin; the kernel merges the results and,
+    for a SKU several plugins describe, the first in config order wins. Checkout freezes
+    the name into the order line.
+    """
 
 
 @hookspec(firstresult=True)
@@ -204,18 +216,21 @@ def mercato_payment_methods(request):
 
 
 @hookspec(firstresult=True)
-def mercato_authorize_payment(order, method, details, idempotency_key):
+def mercato_authorize_payment(order, method, details, idempotency_key, registry):
     """Authorize ``order.total`` with the payment ``method`` and return a
     ``mercato.PaymentResult``.
 
     Only the plugin that owns ``method`` answers; the others return ``None``. Stops at
-    the first non-None result. ``idempotency_key`` is stable across retries of one
-    checkout: the provider must create at most one authorization for it.
+    the first non-None result. ``order`` is not saved yet (no id); ``order.total`` is a
+    ``Money``. ``idempotency_key`` is stable across retries of one checkout: the provider
+    must create at most one authorization for it. ``registry`` is the app's registry (the
+    plugin's settings and clients); payment hooks also run outside requests (reconcile,
+    the admin), so they never rely on a current request.
     """
 
 
 @hookspec(firstresult=True)
-def mercato_capture_payment(payment, amount, idempotency_key):
+def mercato_capture_payment(payment, amount, idempotency_key, registry):
     """Capture ``amount`` of an authorized ``payment``; return a ``PaymentResult``.
 
     Only the plugin whose ``payment.provider`` it is answers. Stops at the first
@@ -224,7 +239,7 @@ def mercato_capture_payment(payment, amount, idempotency_key):
 
 
 @hookspec(firstresult=True)
-def mercato_void_payment(payment, idempotency_key):
+def mercato_void_payment(payment, idempotency_key, registry):
     """Cancel an authorization that will not be captured; return a ``PaymentResult``.
 
     Only the plugin whose ``payment.provider`` it is answers. Stops at the first
@@ -233,7 +248,7 @@ def mercato_void_payment(payment, idempotency_key):
 
 
 @hookspec(firstresult=True)
-def mercato_refund_payment(payment, amount, idempotency_key):
+def mercato_refund_payment(payment, amount, idempotency_key, registry):
     """Refund ``amount`` (full or partial) of a captured ``payment``; return a
     ``PaymentResult``.
 
@@ -248,9 +263,10 @@ def mercato_refund_payment(payment, amount, idempotency_key):
 
 
 @hookspec
-def mercato_notify(event, payload):
+def mercato_notify(event, payload, registry):
     """Deliver a notification: ``event`` names it (``order.placed``,
-    ``account.password_reset`` …), ``payload`` is a JSON-able dict.
+    ``account.password_reset`` …), ``payload`` is a JSON-able dict, ``registry`` is the
+    app's Pyramid registry (settings, and whatever the plugin put there at start-up).
 
     Called for every plugin, only for work that has committed: the kernel records the
     event in the same transaction as the change and delivers it after the commit.
@@ -266,3 +282,34 @@ def mercato_order_placed(order):
 def mercato_order_status_changed(order, old, new):
     """``order`` moved from status ``old`` to ``new``. Called for every plugin, inside
     the transaction that changes it."""
+
+
+# ---------------------------------------------------------------------------
+# Admin (the back office under /admin)
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def mercato_admin_links(request):
+    """Return this plugin's staff pages for the admin's navigation: a list of
+    ``mercato.AdminLink(label, url, permission)`` (a plain 3-tuple works too), or
+    ``None``.
+
+    Called for every plugin each time an admin page is rendered. The kernel shows a
+    link only to people who hold its ``permission``, after the kernel's own links, in
+    config order. A plugin's staff page joins the admin's look by extending
+    ``admin/layout.jinja2``.
+    """
+
+
+@hookspec
+def mercato_admin_widgets(request):
+    """Return panels for the admin dashboard: a ``markupsafe.Markup`` (or a list of
+    them), or ``None``.
+
+    Called for every plugin each time staff open the dashboard (``/admin``). A panel is
+    an HTML fragment (a heading and a short table or list) that the dashboard shows as
+    a card, in config order; a plain ``str`` is escaped. Staff hold ``admin.access``
+    there; a panel with data needing another permission checks
+    ``request.has_permission`` itself and returns ``None`` when it is missing.
+    """

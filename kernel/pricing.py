@@ -21,6 +21,27 @@ class PricingContext:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SkuDetails:
+    """How a SKU is shown to a shopper: the seller plugin's words, not the SKU code."""
+
+    name: str
+    url: str | None = None
+    image_url: str | None = None
+
+
+def describe_skus(request, skus) -> dict[str, SkuDetails]:
+    """Every plugin's ``mercato_sku_details`` merged; the first plugin in config order wins."""
+    skus = list(dict.fromkeys(skus))
+    merged: dict[str, SkuDetails] = {}
+    if not skus:
+        return merged
+    for contribution in request.hooks.mercato_sku_details(request=request, skus=skus):
+        for sku, details in (contribution or {}).items():
+            merged.setdefault(sku, details)
+    return merged
+
+
 @dataclass
 class Line:
     """One priced line: ``quantity`` units of ``sku`` at ``unit_price``."""

@@ -1,18 +1,52 @@
 """Server-side sessions in Redis (pyramid_session_redis) and CSRF on every unsafe request.
 
 The cookie carries only a signed id; the session data lives in Redis as JSON (never
-pickle: a value read back from Redis must not be able to run code).
+pickle: a value read back from Redis must not be able to run code). The cookie is
+HttpOnly and SameSite=Lax, and ``Secure`` whenever the request came over HTTPS
+(``mercato.session.cookie_secure = auto``, the default) or always (``true``).
+
+Two timeouts bound a session id:
+
+* ``mercato.session.idle_timeout`` (seconds, 7 days): a session not used for that
+  long is gone (Redis TTL and a timestamp in the payload, refreshed on each use);
+* ``mercato.session.max_age`` (seconds, 30 days): no session id lives longer than
+  that, however busy (give or take a second: the creation time is stored rounded up).
+  Logging in rotates the id (``rotate_session``), so a logged-in session lasts at most
+  ``max_age`` after the login.
 """
 
 import json
+import time
 
 from pyramid.csrf import get_csrf_token
+from pyramid.settings import asbool
 from pyramid.view import view_config
 from pyramid_session_redis import RedisSessionFactory
+
+from .exceptions import ConfigurationError
+
+COOKIE_NAME = "mercato_session"
+CSRF_KEY = "_csrft_"  # where Pyramid's session CSRF storage keeps the token
 
 
 def _serialize(data: dict) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+def rotate_session(request, keep_data: bool = True) -> None:
+    """Give the session a new id, keeping its data (a guest's cart, flash messages)
+    unless ``keep_data`` is false.
+
+    Call it whenever privileges change (login, logout, password change): an id an
+    attacker planted or saw before the change is then worth nothing (session fixation).
+    The old id is deleted from Redis at once. The CSRF token is not carried over;
+    the next page (or ``GET /api/session/csrf``) gets a fresh one.
+    """
+    session = request.session
+    data = {k: v for k, v in session.items() if k != CSRF_KEY} if keep_data else {}
+    session.invalidate()
+    # Writing to an invalidated session creates a new id; the response sets its cookie.
+    session.update(data)
 
 
 @view_config(route_name="api_csrf", renderer="json", request_method="GET")
@@ -22,23 +56,67 @@ def csrf_for_api_clients(request):
     return {"csrf_token": get_csrf_token(request)}
 
 
+def _seconds(settings: dict, key: str, default: int) -> int:
+    value = settings.get(key, default)
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds <= 0:
+        raise ConfigurationError(
+            f"mercato: setting {key} = {value!r} is not valid: expected a number of seconds"
+        )
+    return seconds
+
+
+def make_session_factory(settings: dict):
+    idle = _seconds(settings, "mercato.session.idle_timeout", 7 * 24 * 3600)
+    max_age = _seconds(settings, "mercato.session.max_age", 30 * 24 * 3600)
+    secure_mode = str(settings.get("mercato.session.cookie_secure", "auto")).strip().lower()
+    if secure_mode not in ("auto", "true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ConfigurationError(
+            f"mercato: setting mercato.session.cookie_secure = {secure_mode!r} is not valid: "
+            "use auto (Secure over HTTPS), true or false"
+        )
+
+    def factory(secure: bool):
+        return RedisSessionFactory(
+            secret=settings["mercato.secret"],
+            timeout=idle,
+            cookie_name=COOKIE_NAME,
+            cookie_httponly=True,
+            cookie_samesite="Lax",
+            cookie_secure=secure,
+            redis_client_callable=lambda request, **_kw: request.registry.redis,
+            serialize=_serialize,
+            deserialize=json.loads,
+            # A payload that cannot be read (tampered, old format) starts a new session
+            # instead of failing the request.
+            deserialized_fails_new=True,
+        )
+
+    over_https, over_http = factory(True), factory(False)
+
+    def session_factory(request):
+        secure = request.scheme == "https" if secure_mode == "auto" else asbool(secure_mode)
+        session = (over_https if secure else over_http)(request)
+        if not session.new and time.time() - session.created > max_age:
+            session.invalidate()
+        return session
+
+    return session_factory
+
+
 def includeme(config):
-    settings = config.registry.settings
-    factory = RedisSessionFactory(
-        secret=settings["mercato.secret"],
-        timeout=settings.get("mercato.session_timeout", 3600 * 24 * 14),
-        cookie_name="mercato_session",
-        cookie_httponly=True,
-        cookie_samesite="Lax",
-        cookie_secure=settings.get("mercato.cookie_secure", False),
-        redis_client_callable=lambda request, **_kw: request.registry.redis,
-        serialize=_serialize,
-        deserialize=json.loads,
-    )
-    config.set_session_factory(factory)
+    config.set_session_factory(make_session_factory(config.registry.settings))
     # Every POST/PUT/PATCH/DELETE must carry the session's token, as the form field
     # ``csrf_token`` or the ``X-CSRF-Token`` header; a view exempts itself with
     # ``require_csrf=False`` only when it authenticates otherwise (signed webhooks).
-    config.set_default_csrf_options(require_csrf=True, header="X-CSRF-Token")
+    # Over HTTPS Pyramid also compares Origin/Referer with the host; a mobile or
+    # headless client sends neither, and the secret token still has to match, so a
+    # request without both is allowed (one with a foreign Origin is still refused).
+    config.set_default_csrf_options(
+        require_csrf=True, header="X-CSRF-Token", allow_no_origin=True
+    )
     config.add_route("api_csrf", "/api/session/csrf")
     config.scan(__name__)

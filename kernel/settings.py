@@ -51,6 +51,23 @@ KERNEL_SETTINGS = [
     Setting("mercato.templates_dir", "MERCATO_TEMPLATES_DIR", str, None),
     Setting("mercato.debug", None, asbool, False),
     Setting("retry.attempts", None, int, 3),
+    # The shop's address as shoppers reach it; links in emails are built from it, never
+    # from a request's Host header (which a client can forge).
+    Setting("mercato.public_url", "MERCATO_PUBLIC_URL", str, None),
+    Setting("mercato.require_https", None, asbool, False),
+    Setting("mercato.hsts_max_age", None, int, 365 * 24 * 3600),
+    Setting("mercato.session.cookie_secure", None, str, "auto"),
+    Setting("mercato.accounts.bcrypt_rounds", None, int, 12),
+    Setting("mercato.accounts.reset_token_ttl", None, int, 3600),
+    Setting("mercato.capture", None, str, "checkout"),
+    Setting("mercato.order_number_prefix", None, str, "M-"),
+    Setting("mercato.payment_grace_seconds", None, int, 900),
+    Setting("mercato.payment_action_seconds", None, int, 3600),
+    Setting("mercato.log_format", "MERCATO_LOG_FORMAT", str, "text"),
+    Setting("mercato.metrics.token", "METRICS_TOKEN", str, None, secret=True),
+    Setting("mercato.metrics.allowed_networks", None, str, "127.0.0.0/8 ::1/128"),
+    Setting("mercato.sentry.dsn", "SENTRY_DSN", str, None, secret=True),
+    Setting("mercato.sentry.environment", "SENTRY_ENVIRONMENT", str, "production"),
 ]
 
 SECRET_KEYS = {s.key for s in KERNEL_SETTINGS if s.secret}

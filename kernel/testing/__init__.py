@@ -28,6 +28,10 @@ from mercato.db import sqlalchemy_url
 from mercato.plugins import discover
 from mercato.settings import resolve_settings
 
+from .accounts import *  # noqa: F403 (customer_user, staff_user, admin_user, login, …)
+from .smtp import *  # noqa: F403 (the smtp_server fixture and SMTPServer)
+from .stripe import LocalStripe, localstripe, stripe_settings  # noqa: F401 (fixtures)
+
 LOCAL_POSTGRES = ("127.0.0.1", 5432)
 LOCAL_REDIS = ("127.0.0.1", 6379)
 ROOT = Path(__file__).resolve().parent.parent

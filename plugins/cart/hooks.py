@@ -1,1 +1,64 @@
 """The cart plugin's hook implementations (its entry point)."""
+
+from pathlib import Path
+
+from mercato import hookimpl
+
+from . import commands, schemas, slots
+from .services import ShopperCart
+from .store import CartStore
+
+DAY = 24 * 3600
+
+
+@hookimpl
+def mercato_settings_schema():
+    return schemas.Settings()
+
+
+@hookimpl
+def mercato_configure(config):
+    registry = config.registry
+    settings = registry.settings["mercato.cart"]
+    registry.cart_store = CartStore(
+        registry.redis, registry.db_engine, idle_seconds=settings["idle_days"] * DAY
+    )
+    config.add_request_method(ShopperCart, "cart", reify=True)
+    config.add_jinja2_search_path("mercato_cart:templates", name=".jinja2")
+    config.add_static_view("static/cart", "mercato_cart:static", cache_max_age=3600)
+    config.include("mercato_cart.views")
+
+
+@hookimpl
+def mercato_migration_folders():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def mercato_cli(subparsers):
+    commands.add_commands(subparsers)
+
+
+@hookimpl
+def mercato_render_slot(request, name, context):
+    if name == "header_tools":
+        return slots.mini_cart(request)
+    if name == "product_actions":
+        return slots.add_to_cart_form(request, context)
+    return None
+
+
+@hookimpl
+def mercato_user_logged_in(request, user):
+    for note in request.cart.merge_guest_into(user):
+        request.session.flash(note)
+
+
+@hookimpl
+def mercato_cart_lines(request):
+    return request.cart.lines()
+
+
+@hookimpl
+def mercato_cart_checked_out(request, order):
+    request.cart.checked_out()

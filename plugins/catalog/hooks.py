@@ -1,1 +1,103 @@
-"""The catalog plugin's hook implementations (its entry point)."""
+"""The catalog plugin's hook implementations (its entry point).
+
+``mercato_configure`` does the Pyramid wiring; the other hooks are thin adapters over
+the modules that do the work (``inventory``, ``pricing``, ``search``, ``sample`` …).
+"""
+
+from pathlib import Path
+
+from mercato import hookimpl
+
+from . import cli, inventory, present, pricing, sample, slots
+from .schemas import settings_schema
+from .storage import make_storage
+
+
+@hookimpl
+def mercato_settings_schema():
+    return settings_schema()
+
+
+@hookimpl
+def mercato_migration_folders():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def mercato_configure(config):
+    settings = config.registry.settings
+    config.registry.catalog_storage = make_storage(settings["mercato.catalog"])
+    config.add_jinja2_search_path("mercato_catalog:templates", name=".jinja2")
+    config.add_static_view("static/catalog", "mercato_catalog:static", cache_max_age=3600)
+
+    config.add_route("catalog_category", "/c/{slug}")
+    config.add_route("catalog_product", "/p/{slug}")
+    config.add_route("catalog_search", "/search")
+    config.add_route("catalog_media", "/media/catalog/*key")
+    config.add_route("catalog_api_products", "/api/products")
+    config.add_route("catalog_api_product", "/api/products/{slug}")
+    config.add_route("catalog_api_search", "/api/search")
+    config.add_route("catalog_api_categories", "/api/categories")
+    config.add_route("catalog_admin", "/admin/catalog")
+    config.add_route("catalog_admin_new", "/admin/catalog/products/new")
+    config.add_route("catalog_admin_edit", "/admin/catalog/products/{slug}/edit")
+    config.add_route("catalog_admin_delete", "/admin/catalog/products/{slug}/delete")
+    config.add_route("catalog_admin_images", "/admin/catalog/products/{slug}/images")
+    config.add_route("catalog_admin_image_delete", "/admin/catalog/images/{id}/delete")
+    config.add_route("catalog_admin_categories", "/admin/catalog/categories")
+    config.add_route("catalog_admin_category_delete", "/admin/catalog/categories/{slug}/delete")
+    # The storefront pages replace the kernel's placeholder home view (same route).
+    config.include("mercato_catalog.views")
+    config.scan("mercato_catalog.api")
+    config.scan("mercato_catalog.admin")
+    config.scan("mercato_catalog.admin_products")
+
+
+@hookimpl
+def mercato_permissions():
+    return {"catalog.manage": ["staff", "admin"]}
+
+
+@hookimpl
+def mercato_unit_price(sku, quantity, context):
+    session = context.dbsession
+    if session is None and context.request is not None:
+        session = context.request.dbsession
+    if session is None:
+        raise ValueError("the catalog prices SKUs from the database: give the context a dbsession")
+    return pricing.unit_price(session, sku, context.currency)
+
+
+@hookimpl
+def mercato_stock_level(dbsession, sku):
+    return inventory.stock_level(dbsession, sku)
+
+
+@hookimpl
+def mercato_reserve_stock(dbsession, lines):
+    inventory.reserve(dbsession, lines)
+
+
+@hookimpl
+def mercato_release_stock(dbsession, lines):
+    inventory.release(dbsession, lines)
+
+
+@hookimpl
+def mercato_sample_data(dbsession, settings, progress):
+    sample.demo_catalog(dbsession, settings["mercato.currency"], progress)
+
+
+@hookimpl
+def mercato_sku_details(request, skus):
+    return present.sku_details(request, skus)
+
+
+@hookimpl
+def mercato_render_slot(request, name, context):
+    return slots.render_slot(request, name, context)
+
+
+@hookimpl
+def mercato_cli(subparsers):
+    cli.add_commands(subparsers)

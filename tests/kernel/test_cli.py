@@ -15,6 +15,7 @@ ENV = {"PYTHONPATH": str(ROOT)}
 
 @pytest.fixture
 def ini(tmp_path, migrated_database, redis_url):
+    """A shop with one small plugin, on the suite's database (migrated with every plugin)."""
     path = tmp_path / "shop.ini"
     path.write_text(
         "[app:main]\nuse = egg:mercato\n"
@@ -53,10 +54,32 @@ def test_plugins_text_output(ini):
     assert "sk_live_do_not_show" not in result.stdout
 
 
-def test_migrate_reports_current_revisions(ini):
-    result = run("-c", str(ini), "migrate", "current")
-    assert result.returncode == 0, result.stderr
-    assert "mercato_0001" in result.stdout + result.stderr
+def test_migrate_upgrades_an_empty_database_and_reports_current(ini, postgres_admin_url):
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"mercato_cli_{secrets.token_hex(4)}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    lines = [
+        f"sqlalchemy.url = {url}" if line.startswith("sqlalchemy.url") else line
+        for line in ini.read_text().splitlines()
+    ]
+    ini.write_text("\n".join(lines) + "\n")
+    try:
+        upgrade = run("-c", str(ini), "migrate")
+        assert upgrade.returncode == 0, upgrade.stderr
+        current = run("-c", str(ini), "migrate", "current")
+        assert current.returncode == 0, current.stderr
+        assert "mercato_outbox_0001 (head)" in current.stdout
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def test_bad_config_is_one_line_and_exit_code_2(tmp_path):

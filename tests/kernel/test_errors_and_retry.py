@@ -63,3 +63,10 @@ def test_post_without_csrf_token_is_refused_with_a_clear_message(make_test_app):
 def test_wrong_method_is_a_clear_4xx(app):
     response = app.delete("/healthz", status=404)
     assert "Page not found" in response.text
+
+
+def test_address_with_bytes_that_are_not_utf8_is_a_400_not_a_crash(app):
+    response = app.get("/anything/%ff", status=400)
+    assert "characters we cannot read" in response.text
+    api = app.get("/api/anything/%ff", status=400)
+    assert api.json["error"]["status"] == 400

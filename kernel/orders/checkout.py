@@ -1,0 +1,655 @@
+"""The checkout unit: one request, one transaction (DESIGN.md, "The checkout unit").
+
+``place_order`` runs in the request's transaction, in this order:
+
+1. read the cart (``mercato_cart_lines``), price it on the server, check stock without
+   locking anything;
+2. authorize through ``mercato_authorize_payment``: the kernel's payment record is
+   committed on its own first (``ledger``), the authorization joins the transaction
+   through ``PaymentDataManager`` — abort voids it, commit captures it;
+3. insert the order and its lines, reserve stock (``mercato_reserve_stock``: row locks
+   from here to the commit only), record the confirmation email in the outbox;
+4. commit; then capture (tpc_finish), then empty the cart and start a fresh checkout,
+   only once the commit happened (``after_commit``).
+
+Nothing touches the shopper's session or cart before the commit: pyramid_retry may run
+the whole request again, and a retry must find everything as it was.
+"""
+
+import logging
+import secrets
+import sys
+from dataclasses import dataclass
+
+from pyramid_retry import IRetryableError, is_last_attempt
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from ..datamanagers.payment import PaymentDataManager
+from ..exceptions import OutOfStock
+from ..money import Money
+from ..payments import PaymentInfo, PaymentMethod, PaymentResult
+from ..pricing import Line, PricedLines, PricingContext, describe_skus, price_lines
+from . import ledger, services
+from . import models as m
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "mercato.checkout"
+LOCK_MS = 120_000
+
+
+class CheckoutError(Exception):
+    """Checkout cannot go on; ``message`` tells the shopper why and what to do."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, sku: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.sku = sku
+
+
+class CartProblem(CheckoutError):
+    status = 409
+
+
+class PaymentDeclined(CheckoutError):
+    status = 402
+
+
+class PaymentUnavailable(CheckoutError):
+    status = 503
+
+
+class CheckoutBusy(CheckoutError):
+    status = 409
+
+
+# ---------------------------------------------------------------------------
+# The shopper's checkout (session) and what it would buy (cart, priced)
+# ---------------------------------------------------------------------------
+
+
+def checkout_state(request) -> dict:
+    """The shopper's checkout in progress: its id, email and addresses.
+
+    The id is made on the first visit and kept until an order is placed with it, so a
+    retried or repeated submit finds the same order and the same payment.
+    """
+    state = request.session.get(SESSION_KEY)
+    if not state or "id" not in state:
+        state = {"id": secrets.token_hex(16)}
+        request.session[SESSION_KEY] = state
+    return state
+
+
+def save_checkout_state(request, **changes) -> dict:
+    state = {**checkout_state(request), **changes}
+    request.session[SESSION_KEY] = state
+    return state
+
+
+def settings_of(request) -> dict:
+    return request.registry.settings["mercato.orders"]
+
+
+@dataclass
+class Review:
+    priced: PricedLines
+    problems: list[str]
+
+    @property
+    def lines(self) -> list[Line]:
+        return self.priced.lines
+
+    @property
+    def empty(self) -> bool:
+        return not self.priced.lines and not self.problems
+
+
+def review_cart(request) -> Review:
+    """The cart priced on the server, and what would stop it from being bought."""
+    lines = request.hooks.mercato_cart_lines(request=request) or []
+    # The seller's display name, frozen into the order line at purchase.
+    details = describe_skus(request, [line.sku for line in lines])
+    lines = [
+        Line(
+            sku=line.sku,
+            quantity=line.quantity,
+            name=details[line.sku].name if line.sku in details else line.name,
+        )
+        for line in lines
+    ]
+    context = PricingContext(
+        currency=request.registry.settings["mercato.currency"],
+        dbsession=request.dbsession,
+        customer=request.user,
+        request=request,
+    )
+    priced = price_lines(request.hooks, lines, context)
+    problems = [
+        f"{sku} can no longer be bought; please remove it from your cart."
+        for sku in priced.unpriced
+    ]
+    for line in priced.lines:
+        level = request.hooks.mercato_stock_level(dbsession=request.dbsession, sku=line.sku)
+        if level is not None and level < line.quantity:
+            problems.append(_stock_message(line.name or line.sku, line.quantity, level))
+    return Review(priced, problems)
+
+
+def _stock_message(name: str, requested: int, available: int) -> str:
+    if available <= 0:
+        return f"Sorry, {name} is sold out. Please remove it from your cart."
+    return f"Sorry, only {available} of {name} left (you asked for {requested})."
+
+
+def payment_methods(request) -> list[PaymentMethod]:
+    found = []
+    for contribution in request.hooks.mercato_payment_methods(request=request):
+        found.extend(contribution or ())
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Placing the order
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Placed:
+    order: m.Order
+    payment: m.Payment | None
+    repeated: bool = False
+
+    @property
+    def requires_action(self) -> bool:
+        return self.payment is not None and self.payment.status == m.PAYMENT_REQUIRES_ACTION
+
+
+def place_order(request, method_code: str, details: dict) -> Placed:
+    """Turn the shopper's cart into an order, paid as far as the method allows.
+
+    Raises a ``CheckoutError`` whose message is for the shopper; the caller must let the
+    transaction abort then (a 4xx response does, through ``tm.commit_veto``).
+    """
+    state = checkout_state(request)
+    if not state.get("email") or not state.get("shipping"):
+        raise CheckoutError("Please enter your email and address first.", field="email")
+    checkout_id = state["id"]
+
+    existing = _order_of_checkout(request, checkout_id)
+    if existing is not None:
+        return Placed(existing, existing.live_payment, repeated=True)
+    _lock_checkout(request, checkout_id)
+    existing = _order_of_checkout(request, checkout_id)
+    if existing is not None:
+        return Placed(existing, existing.live_payment, repeated=True)
+
+    method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
+    if method is None:
+        raise CheckoutError("Please choose a way to pay.", field="method")
+
+    # 1. The cart, priced here, with a stock check that locks nothing.
+    review = review_cart(request)
+    if review.empty:
+        raise CartProblem("Your cart is empty.")
+    if review.problems:
+        raise CartProblem(" ".join(review.problems))
+    priced = review.priced
+    if priced.total.amount <= 0:
+        raise CartProblem("There is nothing to pay for in your cart.")
+
+    order = _new_order(request, state, priced, method)
+
+    # 2. Authorize, before any row is locked.
+    payment = _authorize(request, order, method, details)
+    settings = settings_of(request)
+    PaymentDataManager(
+        registry=request.registry,
+        ledger=OrderLedger(request.registry),
+        payment=PaymentInfo.of(payment),
+        capture=settings["capture"] == "checkout",
+        expected_amount=order.total_amount,
+        retry_follows=_retry_follows(request),
+    ).join(request.tm)
+
+    # 3. The order, its stock, its email: one transaction with the authorization.
+    dbsession = request.dbsession
+    dbsession.add(order)
+    dbsession.flush()
+    try:
+        request.hooks.mercato_reserve_stock(
+            dbsession=dbsession, lines=services.order_lines_for_stock(order)
+        )
+    except OutOfStock as exc:
+        name = next((line.name for line in order.lines if line.sku == exc.sku), exc.sku)
+        raise CartProblem(_stock_message(name, exc.requested, exc.available), sku=exc.sku) from None
+    linked = dbsession.execute(
+        update(m.Payment)
+        .where(
+            m.Payment.id == payment.id,
+            m.Payment.order_id.is_(None),
+            m.Payment.status.in_((m.PAYMENT_AUTHORIZED, m.PAYMENT_REQUIRES_ACTION)),
+        )
+        .values(order_id=order.id)
+    ).rowcount
+    if linked != 1:
+        # reconcile voided it meanwhile (a request slower than its grace period).
+        raise PaymentUnavailable(
+            "Your payment expired before the order was saved. Please try again."
+        )
+
+    actor = services.actor_of(request)
+    order.history.append(
+        m.OrderStatusChange(
+            old_status=None, new_status=m.AWAITING_PAYMENT, actor=actor, reason="order placed"
+        )
+    )
+    request.hooks.mercato_order_status_changed(order=order, old=None, new=m.AWAITING_PAYMENT)
+    request.hooks.mercato_order_placed(order=order)
+    if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_CAPTURED):
+        _authorized(request, order, payment, actor=actor)
+    if payment.status == m.PAYMENT_CAPTURED:
+        # A provider that took the money at once (no separate capture step).
+        services.payment_captured(
+            order,
+            Money(payment.amount_captured, payment.currency),
+            hooks=request.hooks,
+            actor=actor,
+            reason=f"payment captured ({payment.provider} {payment.reference})",
+        )
+    dbsession.flush()
+    return Placed(order, payment)
+
+
+def _order_of_checkout(request, checkout_id: str) -> m.Order | None:
+    return request.dbsession.scalars(
+        select(m.Order).where(m.Order.checkout_id == checkout_id)
+    ).first()
+
+
+def _lock_checkout(request, checkout_id: str) -> None:
+    """One submit of a checkout at a time (a double click, two tabs)."""
+    key = f"checkout:{{{checkout_id}}}:lock"
+    token = secrets.token_hex(8)
+    if not request.redis.set(key, token, nx=True, px=LOCK_MS):
+        raise CheckoutBusy("Your order is already being placed. Please wait a moment.")
+
+    def release(_request):
+        try:
+            # Delete only our own lock: one key, so Redis Cluster keeps working.
+            request.redis.eval(RELEASE_LOCK, 1, key, token)
+        except Exception:
+            log.warning("checkout %s: lock not released (expires by itself)", checkout_id)
+
+    request.add_finished_callback(release)
+
+
+RELEASE_LOCK = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+
+
+def _new_order(request, state: dict, priced: PricedLines, method: PaymentMethod) -> m.Order:
+    settings = settings_of(request)
+    user = request.user
+    order = m.Order(
+        number=services.next_number(request.dbsession, settings["number_prefix"]),
+        checkout_id=state["id"],
+        access_token=secrets.token_urlsafe(32),
+        customer_id=getattr(user, "id", None),
+        email=state["email"],
+        status=m.AWAITING_PAYMENT,
+        currency=priced.currency,
+        subtotal_amount=priced.subtotal.amount,
+        total_amount=priced.total.amount,
+        amount_captured=0,
+        amount_refunded=0,
+        adjustments=[
+            {"label": a.label, "amount": a.amount.amount, "code": a.code, "source": a.source}
+            for a in priced.adjustments
+        ],
+        shipping_address=state["shipping"],
+        billing_address=state.get("billing") or state["shipping"],
+        payment_method=method.code,
+    )
+    order.lines = [
+        m.OrderLine(
+            position=position,
+            sku=line.sku,
+            name=line.name or line.sku,
+            quantity=line.quantity,
+            unit_price_amount=line.unit_price.amount,
+            total_amount=line.total.amount,
+        )
+        for position, line in enumerate(priced.lines, start=1)
+    ]
+    return order
+
+
+def _authorize(request, order: m.Order, method: PaymentMethod, details: dict) -> m.Payment:
+    engine = request.registry.db_engine
+    payment, stale = ledger.open_attempt(
+        engine,
+        checkout_id=order.checkout_id,
+        provider=method.provider,
+        method=method.code,
+        amount=order.total,
+        digest=ledger.details_digest(method.code, details),
+    )
+    for old in stale:
+        void_now(request.registry, old)
+    if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_REQUIRES_ACTION) and payment.reference:
+        # A retried request: the authorization of the first attempt is still good.
+        return payment
+    try:
+        result = request.hooks.mercato_authorize_payment(
+            registry=request.registry,
+            order=order,
+            method=method.code,
+            details=details,
+            idempotency_key=f"{payment.idempotency_prefix}:authorize",
+        )
+    except Exception as exc:
+        ledger.record_error(engine, payment.id, f"authorize: {type(exc).__name__}: {exc}")
+        raise
+    if result is None:
+        ledger.mark(engine, payment.id, m.PAYMENT_FAILED, f"no plugin authorizes {method.code}")
+        raise CheckoutError("That way to pay is not available right now.", field="method")
+    payment = ledger.record(engine, payment.id, result)
+    if result.status == "failed":
+        raise PaymentDeclined(
+            result.message or "Your payment was declined. Please try another card."
+        )
+    if result.status == "unavailable":
+        raise PaymentUnavailable(
+            result.message
+            or "We could not reach the payment service. Nothing was charged; please try again."
+        )
+    return payment
+
+
+def _authorized(request, order: m.Order, payment, *, actor: str) -> None:
+    """The order's money is held: it may be announced and the cart emptied."""
+    services.payment_authorized(
+        order,
+        hooks=request.hooks,
+        actor=actor,
+        reason=f"payment authorized ({payment.provider} {payment.reference})",
+    )
+    from ..outbox import enqueue
+
+    enqueue(request.dbsession, "order.placed", order_placed_payload(request, order))
+
+
+def _retry_follows(request):
+    """Whether the transaction now aborting is about to be run again by pyramid_retry."""
+
+    def check(txn) -> bool:
+        if is_last_attempt(request):
+            return False
+        exc = getattr(request, "exception", None) or sys.exc_info()[1]
+        if exc is None:
+            return False
+        return IRetryableError.providedBy(exc) or bool(txn.isRetryableError(exc))
+
+    return check
+
+
+def void_now(registry, payment: m.Payment) -> None:
+    """Void an authorization outside any transaction (a stale one, reconcile)."""
+    info = PaymentInfo.of(payment)
+    try:
+        result = registry.hooks.mercato_void_payment(
+            registry=registry, payment=info, idempotency_key=f"{info.idempotency_prefix}:void"
+        )
+    except Exception as exc:
+        log.exception("payment %s: void failed", info.id)
+        ledger.mark(registry.db_engine, info.id, m.PAYMENT_VOIDING, f"void: {exc}")
+        return
+    if result is None or result.status not in ("voided", "failed"):
+        message = result.message if result is not None else "no plugin answered"
+        ledger.mark(registry.db_engine, info.id, m.PAYMENT_VOIDING, f"void: {message}")
+        return
+    ledger.record(registry.db_engine, info.id, result)
+
+
+class OrderLedger:
+    """What the payment data manager reports, written for the kernel's orders."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def captured(self, payment: PaymentInfo, result: PaymentResult) -> None:
+        ledger.record(self.registry.db_engine, payment.id, result)
+        services.mark_captured_in_own_transaction(
+            self.registry,
+            payment.id,
+            result.amount or payment.amount_money,
+            reason=f"payment captured ({payment.provider} {payment.reference})",
+        )
+
+    def capture_failed(self, payment: PaymentInfo, error: str) -> None:
+        ledger.record_error(self.registry.db_engine, payment.id, f"capture: {error}")
+
+    def voided(self, payment: PaymentInfo, result: PaymentResult) -> None:
+        ledger.record(self.registry.db_engine, payment.id, result)
+
+    def void_failed(self, payment: PaymentInfo, error: str) -> None:
+        ledger.mark(self.registry.db_engine, payment.id, m.PAYMENT_VOIDING, f"void: {error}")
+
+
+# ---------------------------------------------------------------------------
+# After the commit: the cart, the session
+# ---------------------------------------------------------------------------
+
+
+def after_commit(request, work) -> None:
+    """Run ``work(request)`` once this request's transaction committed, in a new one.
+
+    Not in an after-commit hook of the transaction itself: there, the request's
+    session is finished and a new transaction cannot begin. A response callback runs
+    after pyramid_tm is done, and before the session is saved.
+    """
+    outcome = {"committed": False}
+    request.tm.get().addAfterCommitHook(lambda ok: outcome.update(committed=ok))
+
+    def run(request, _response):
+        if not outcome["committed"]:
+            return
+        try:
+            with request.tm:
+                work(request)
+        except Exception:
+            log.exception("after-commit work failed (the order itself is safe)")
+
+    request.add_response_callback(run)
+
+
+def finish_checkout(request, order_id: int) -> None:
+    """After the commit: empty the cart that became ``order_id``, start a new checkout."""
+
+    def work(request):
+        order = request.dbsession.get(m.Order, order_id)
+        request.hooks.mercato_cart_checked_out(request=request, order=order)
+        state = request.session.get(SESSION_KEY) or {}
+        if state.get("id") == order.checkout_id:
+            request.session[SESSION_KEY] = {
+                k: v for k, v in state.items() if k in ("email", "shipping", "billing")
+            } | {"id": secrets.token_hex(16)}
+
+    after_commit(request, work)
+
+
+def restart_checkout(request, checkout_id: str, message: str) -> None:
+    """After the commit: a failed payment leaves the cart; the next submit is a new order."""
+
+    def work(request):
+        state = request.session.get(SESSION_KEY) or {}
+        if state.get("id") == checkout_id:
+            request.session[SESSION_KEY] = {**state, "id": secrets.token_hex(16)}
+            request.session.flash(message)
+
+    after_commit(request, work)
+
+
+# ---------------------------------------------------------------------------
+# News from a payment provider (webhook, return page)
+# ---------------------------------------------------------------------------
+
+
+def apply_provider_update(
+    request, provider, reference, result: PaymentResult, *, event_id=None, occurred_at=None
+):
+    """See ``mercato.payments.payment_updated``."""
+    dbsession = request.dbsession
+    if event_id is not None:
+        fresh = dbsession.execute(
+            pg_insert(m.ProviderEvent)
+            .values(provider=provider, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(m.ProviderEvent.event_id)
+        ).first()
+        if fresh is None:
+            log.info("%s event %s seen before: ignored", provider, event_id)
+            return None
+    payment = dbsession.scalars(
+        select(m.Payment)
+        .where(m.Payment.provider == provider, m.Payment.reference == reference)
+        .with_for_update()
+    ).first()
+    if payment is None:
+        return None
+    if occurred_at is not None:
+        if payment.last_event_at is not None and occurred_at < payment.last_event_at:
+            log.info("%s event for %s older than the last applied: ignored", provider, reference)
+            return payment.order
+        payment.last_event_at = occurred_at
+
+    order = payment.order
+    if order is not None:
+        order = dbsession.get(m.Order, order.id, with_for_update=True, populate_existing=True)
+    actor = f"{provider} ({'webhook' if event_id else 'return page'})"
+    was_awaiting = order is not None and order.status == m.AWAITING_PAYMENT
+
+    if result.status == "authorized" and payment.status in (
+        m.PAYMENT_PENDING,
+        m.PAYMENT_REQUIRES_ACTION,
+    ):
+        ledger.apply_result(payment, result)
+        if order is not None and was_awaiting:
+            _authorized(request, order, payment, actor=actor)
+            dbsession.flush()
+            PaymentDataManager(
+                registry=request.registry,
+                ledger=OrderLedger(request.registry),
+                payment=PaymentInfo.of(payment),
+                capture=settings_of(request)["capture"] == "checkout",
+                # The authorization is the shopper's, not this request's: an abort here
+                # leaves it for the provider's next delivery or for reconcile.
+                void_on_abort=False,
+            ).join(request.tm)
+    elif result.status == "captured" and payment.status != m.PAYMENT_CAPTURED:
+        ledger.apply_result(payment, result)
+        if order is not None:
+            if was_awaiting:
+                _authorized(request, order, payment, actor=actor)
+            services.payment_captured(
+                order,
+                result.amount or payment.amount_money,
+                hooks=request.hooks,
+                actor=actor,
+                reason=f"payment captured ({provider} {reference})",
+            )
+    elif result.status in ("failed", "voided") and payment.status in (
+        m.PAYMENT_PENDING,
+        m.PAYMENT_REQUIRES_ACTION,
+        m.PAYMENT_AUTHORIZED,
+        m.PAYMENT_VOIDING,
+    ):
+        ledger.apply_result(payment, result)
+        if order is not None:
+            services.payment_lost(
+                order,
+                hooks=request.hooks,
+                dbsession=dbsession,
+                actor=actor,
+                reason=result.message or f"payment {result.status}",
+            )
+            if result.status == "failed" and payment.reference:
+                # A failed 3-D Secure leaves the PaymentIntent open: close it. Recorded
+                # in this transaction, which holds the payment's row lock.
+                _void_locked(request.registry, payment)
+    dbsession.flush()
+
+    # A provider's event (it has an id) comes from the provider's servers, never from the
+    # shopper's browser, whatever cookies it carries.
+    if order is not None and event_id is None and _is_shoppers_checkout(request, order):
+        if order.status in (m.AUTHORIZED, m.PAID):
+            finish_checkout(request, order.id)
+        elif order.status == m.CANCELLED:
+            restart_checkout(
+                request,
+                order.checkout_id,
+                (result.message or "Your payment did not go through.")
+                + " Your cart is as you left it: please try again.",
+            )
+    return order
+
+
+def _void_locked(registry, payment: m.Payment) -> None:
+    info = PaymentInfo.of(payment)
+    try:
+        result = registry.hooks.mercato_void_payment(
+            registry=registry, payment=info, idempotency_key=f"{info.idempotency_prefix}:void"
+        )
+    except Exception as exc:
+        log.exception("payment %s: void failed", info.id)
+        result, message = None, str(exc)
+    else:
+        message = result.message if result is not None else "no plugin answered"
+    if result is None or result.status not in ("voided", "failed"):
+        # reconcile tries again.
+        payment.status = m.PAYMENT_VOIDING
+        payment.last_error = f"void: {message}"[: ledger.ERROR_LENGTH]
+        return
+    ledger.apply_result(payment, result)
+
+
+def _is_shoppers_checkout(request, order: m.Order) -> bool:
+    state = request.session.get(SESSION_KEY) or {}
+    return state.get("id") == order.checkout_id
+
+
+# ---------------------------------------------------------------------------
+# The confirmation email
+# ---------------------------------------------------------------------------
+
+
+def order_placed_payload(request, order: m.Order) -> dict:
+    def money(amount: int) -> dict:
+        return Money(amount, order.currency).to_json()
+
+    return {
+        "email": order.email,
+        "number": order.number,
+        "order_url": request.route_url("checkout_confirmation", token=order.access_token),
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.to_json(),
+                "total": line.total.to_json(),
+            }
+            for line in order.lines
+        ],
+        "adjustments": [{**adj, "amount": money(adj["amount"])} for adj in order.adjustments],
+        "subtotal": order.subtotal.to_json(),
+        "total": order.total.to_json(),
+        "currency": order.currency,
+        "shipping_address": order.shipping_address,
+    }

@@ -1,0 +1,271 @@
+"""The order status machine and the operations staff and the kernel perform on orders.
+
+Every status change goes through ``change_status``: it refuses a transition the machine
+does not allow, records who, when and why, and calls ``mercato_order_status_changed``
+in the transaction that makes the change.
+
+    awaiting_payment ─→ authorized ─→ paid ─→ fulfilled
+          │   └──────────────────────↗  │          │
+          └──→ cancelled ←── authorized  └─→ partially_refunded / refunded
+"""
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..money import Money
+from ..payments import PaymentInfo
+from ..pricing import Line
+from . import ledger
+from . import models as m
+
+log = logging.getLogger(__name__)
+
+TRANSITIONS: dict[str | None, frozenset[str]] = {
+    None: frozenset({m.AWAITING_PAYMENT}),
+    m.AWAITING_PAYMENT: frozenset({m.AUTHORIZED, m.PAID, m.CANCELLED}),
+    m.AUTHORIZED: frozenset({m.PAID, m.CANCELLED}),
+    m.PAID: frozenset({m.FULFILLED, m.PARTIALLY_REFUNDED, m.REFUNDED}),
+    m.FULFILLED: frozenset({m.PARTIALLY_REFUNDED, m.REFUNDED}),
+    m.PARTIALLY_REFUNDED: frozenset({m.PARTIALLY_REFUNDED, m.REFUNDED}),
+    m.CANCELLED: frozenset(),
+    m.REFUNDED: frozenset(),
+}
+
+SYSTEM = "system"
+
+
+class OrderError(Exception):
+    """An operation the order's state does not allow; the message says why, plainly."""
+
+
+def actor_of(request) -> str:
+    """How the history names whoever makes a request."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return "guest"
+    return f"{getattr(user, 'role', 'customer')}:{user.id}"
+
+
+def can_change(old: str | None, new: str) -> bool:
+    return new in TRANSITIONS.get(old, frozenset())
+
+
+def change_status(order: m.Order, new: str, *, hooks, actor: str, reason: str = "") -> None:
+    """Move ``order`` to ``new``, recorded, with ``mercato_order_status_changed`` called."""
+    old = order.status
+    if not can_change(old, new):
+        raise OrderError(f"Order {order.number} is {old}; it cannot become {new}.")
+    order.status = new
+    order.history.append(
+        m.OrderStatusChange(old_status=old, new_status=new, actor=actor, reason=reason)
+    )
+    hooks.mercato_order_status_changed(order=order, old=old, new=new)
+
+
+def next_number(dbsession: Session, prefix: str) -> str:
+    """A short number a person can read out on the phone: ``M-001042``."""
+    value = dbsession.execute(select(func.nextval("order_number_seq"))).scalar_one()
+    return f"{prefix}{value:06d}"
+
+
+def order_lines_for_stock(order: m.Order) -> list[Line]:
+    return [Line(sku=line.sku, quantity=line.quantity) for line in order.lines]
+
+
+# ---------------------------------------------------------------------------
+# Payment outcomes (from the data manager, a webhook, reconcile)
+# ---------------------------------------------------------------------------
+
+
+def payment_authorized(order: m.Order, *, hooks, actor: str, reason: str) -> bool:
+    if order.status != m.AWAITING_PAYMENT:
+        return False
+    change_status(order, m.AUTHORIZED, hooks=hooks, actor=actor, reason=reason)
+    return True
+
+
+def payment_captured(order: m.Order, amount: Money, *, hooks, actor: str, reason: str) -> bool:
+    """Record captured money; ``authorized`` (or ``awaiting_payment``) becomes ``paid``."""
+    if order.status == m.AWAITING_PAYMENT:
+        change_status(order, m.AUTHORIZED, hooks=hooks, actor=actor, reason=reason)
+    if order.status != m.AUTHORIZED:
+        return False
+    order.amount_captured = amount.amount
+    change_status(order, m.PAID, hooks=hooks, actor=actor, reason=reason)
+    return True
+
+
+def payment_lost(order: m.Order, *, hooks, dbsession, actor: str, reason: str) -> bool:
+    """The payment failed or was voided before capture: cancel and restock."""
+    if order.status not in (m.AWAITING_PAYMENT, m.AUTHORIZED):
+        return False
+    change_status(order, m.CANCELLED, hooks=hooks, actor=actor, reason=reason)
+    hooks.mercato_release_stock(dbsession=dbsession, lines=order_lines_for_stock(order))
+    return True
+
+
+def mark_captured_in_own_transaction(registry, payment_id: int, amount: Money, reason: str):
+    """After a capture outside any request transaction (tpc_finish, reconcile)."""
+    with Session(registry.db_engine) as session, session.begin():
+        payment = session.get(m.Payment, payment_id)
+        if payment is None or payment.order_id is None:
+            return
+        order = session.get(m.Order, payment.order_id, with_for_update=True)
+        payment_captured(order, amount, hooks=registry.hooks, actor=SYSTEM, reason=reason)
+
+
+# ---------------------------------------------------------------------------
+# Staff operations
+# ---------------------------------------------------------------------------
+
+
+def _lock(dbsession, order: m.Order) -> m.Order:
+    return dbsession.get(m.Order, order.id, with_for_update=True, populate_existing=True)
+
+
+def _record(registry, payment: m.Payment, result) -> None:
+    # Committed on its own first: the provider acted, whatever this transaction does.
+    ledger.record(registry.db_engine, payment.id, result)
+    ledger.apply_result(payment, result)
+
+
+def cancel(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> None:
+    """Cancel an order not yet paid: void its authorization and put its stock back."""
+    order = _lock(dbsession, order)
+    if order.status not in (m.AWAITING_PAYMENT, m.AUTHORIZED):
+        raise OrderError(
+            f"Order {order.number} is {order.status}: only unpaid orders can be cancelled; "
+            "refund a paid order instead."
+        )
+    payment = order.live_payment
+    if payment is not None:
+        result = registry.hooks.mercato_void_payment(
+            registry=registry,
+            payment=PaymentInfo.of(payment),
+            idempotency_key=f"{payment.idempotency_prefix}:void",
+        )
+        if result is None or result.status not in ("voided", "failed"):
+            message = result.message if result is not None else "no payment plugin answered"
+            raise OrderError(f"The payment could not be cancelled: {message}")
+        _record(registry, payment, result)
+    payment_lost(order, hooks=registry.hooks, dbsession=dbsession, actor=actor, reason=reason)
+
+
+def capture(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> None:
+    """Take the authorized money now (when the shop captures on fulfilment)."""
+    order = _lock(dbsession, order)
+    payment = order.live_payment
+    if order.status != m.AUTHORIZED or payment is None:
+        raise OrderError(f"Order {order.number} is {order.status}: there is nothing to capture.")
+    if payment.status != m.PAYMENT_CAPTURED:
+        result = registry.hooks.mercato_capture_payment(
+            registry=registry,
+            payment=PaymentInfo.of(payment),
+            amount=payment.amount_money,
+            idempotency_key=f"{payment.idempotency_prefix}:capture",
+        )
+        if result is None or result.status != "captured":
+            message = result.message if result is not None else "no payment plugin answered"
+            raise OrderError(f"The payment could not be captured: {message}")
+        _record(registry, payment, result)
+    payment_captured(
+        order,
+        Money(payment.amount_captured, payment.currency),
+        hooks=registry.hooks,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def fulfil(registry, dbsession, order: m.Order, *, actor: str, reason: str = "shipped") -> None:
+    """Mark the order shipped, capturing first if the shop captures on fulfilment."""
+    order = _lock(dbsession, order)
+    if order.status == m.AUTHORIZED:
+        capture(registry, dbsession, order, actor=actor, reason="captured on fulfilment")
+    if order.status != m.PAID:
+        raise OrderError(f"Order {order.number} is {order.status}: only paid orders ship.")
+    change_status(order, m.FULFILLED, hooks=registry.hooks, actor=actor, reason=reason)
+
+
+def refund(
+    registry,
+    dbsession,
+    order: m.Order,
+    amount: Money,
+    *,
+    actor: str,
+    reason: str = "",
+    restock: bool = False,
+) -> m.Refund:
+    """Refund ``amount`` (all or part) of what was captured for ``order``.
+
+    Refuses more than was captured and not yet refunded, counting refunds in flight:
+    the check and the refund row are committed together under the payment's row lock,
+    before the provider is asked, so two staff members refunding at once cannot return
+    more than was taken.
+    """
+    if amount.currency != order.currency:
+        raise OrderError(f"Refunds of order {order.number} are in {order.currency}.")
+    if amount.amount <= 0:
+        raise OrderError("A refund must be more than zero.")
+    if order.status not in (m.PAID, m.FULFILLED, m.PARTIALLY_REFUNDED):
+        raise OrderError(f"Order {order.number} is {order.status}: there is nothing to refund.")
+    payment = next((p for p in order.payments if p.status == m.PAYMENT_CAPTURED), None)
+    if payment is None:
+        raise OrderError(f"Order {order.number} has no captured payment to refund.")
+
+    with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
+        locked = session.get(m.Payment, payment.id, with_for_update=True)
+        in_flight = session.scalar(
+            select(func.coalesce(func.sum(m.Refund.amount), 0)).where(
+                m.Refund.payment_id == payment.id, m.Refund.status.in_(("pending", "succeeded"))
+            )
+        )
+        # sum() of bigint is numeric in PostgreSQL: back to an int of minor units.
+        refundable = Money(locked.amount_captured - int(in_flight), amount.currency)
+        if amount > refundable:
+            raise OrderError(
+                f"Cannot refund {amount.format()}: only {refundable.format()} "
+                f"of order {order.number} is left to refund."
+            )
+        row = m.Refund(
+            order_id=order.id,
+            payment_id=payment.id,
+            amount=amount.amount,
+            actor=actor,
+            reason=reason,
+        )
+        session.add(row)
+        session.flush()
+        refund_id = row.id
+
+    result = registry.hooks.mercato_refund_payment(
+        registry=registry,
+        payment=PaymentInfo.of(payment),
+        amount=amount,
+        idempotency_key=f"mercato:refund:{refund_id}",
+    )
+    with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
+        row = session.get(m.Refund, refund_id)
+        if result is None or result.status != "refunded":
+            row.status = "failed"
+            row.last_error = result.message if result is not None else "no plugin answered"
+        else:
+            row.status = "succeeded"
+            row.reference = result.reference
+            locked = session.get(m.Payment, payment.id, with_for_update=True)
+            locked.amount_refunded += amount.amount
+    if row.status == "failed":
+        raise OrderError(f"The refund was refused by the payment provider: {row.last_error}")
+
+    order = _lock(dbsession, order)
+    order.amount_refunded += amount.amount
+    new = m.REFUNDED if order.amount_refunded >= order.amount_captured else m.PARTIALLY_REFUNDED
+    change_status(order, new, hooks=registry.hooks, actor=actor, reason=reason or "refund")
+    if restock:
+        registry.hooks.mercato_release_stock(
+            dbsession=dbsession, lines=order_lines_for_stock(order)
+        )
+    return row

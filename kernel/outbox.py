@@ -1,0 +1,497 @@
+"""The transactional outbox: notifications recorded in the same transaction as the change
+that caused them, handed to every plugin's ``mercato_notify`` only once it has committed.
+
+``enqueue(dbsession, event, payload)`` writes a message row in the caller's transaction
+and asks that transaction to deliver it right after a successful commit; a rolled-back
+transaction leaves no row and sends nothing. ``mercato worker`` delivers what the
+after-commit attempt could not: a failed delivery is retried with exponential backoff,
+then marked dead with its error. ``mercato outbox list|retry`` — and the admin, through
+``entries`` and ``retry`` — show pending and dead deliveries and retry one.
+
+Delivery is exactly once unless a process dies between a plugin's success and the
+commit that records it; that delivery is then repeated (at least once, never lost).
+"""
+
+import json
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from zope.sqlalchemy.datamanager import ZopeTransactionEvents
+
+from .db import REGISTRY_KEY, Base
+
+log = logging.getLogger(__name__)
+
+
+MAX_ATTEMPTS = 8
+# 30 s, 1 min, 2 min … capped at an hour: eight attempts span about an hour, long
+# enough to ride out an SMTP server's restart or a provider's short outage.
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+ERROR_LENGTH = 2000
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+
+class OutboxMessage(Base):
+    """One event, written in the transaction of the change that caused it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # The worker's scan for messages not yet fanned out to the plugins.
+        Index(
+            "ix_outbox_messages_undispatched", "id", postgresql_where=text("dispatched_at IS NULL")
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set once a delivery row exists for every plugin that implements mercato_notify.
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    deliveries: Mapped[list["OutboxDelivery"]] = relationship(back_populates="message")
+
+
+class OutboxDelivery(Base):
+    """One message to one plugin.
+
+    A row per (message, plugin) keeps each plugin's outcome, attempts and error apart:
+    when a Slack notifier fails, only its row is retried, and the customer's email that
+    the SMTP plugin already sent is never sent again. The row is locked (``FOR UPDATE
+    SKIP LOCKED``) for as long as its plugin runs, so a second worker skips it instead
+    of delivering it twice; a crashed worker's lock goes with its connection.
+    """
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        UniqueConstraint("message_id", "plugin"),
+        CheckConstraint(f"status IN ('{PENDING}', '{SENT}', '{DEAD}')", name="status"),
+        Index(
+            "ix_outbox_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text(f"status = '{PENDING}'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True
+    )
+    plugin: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="deliveries")
+
+
+class OutboxError(Exception):
+    """A retry that cannot be done; the message says why, in plain words."""
+
+
+# ---------------------------------------------------------------------------
+# Enqueue
+# ---------------------------------------------------------------------------
+
+
+def enqueue(dbsession: Session, event: str, payload: dict) -> None:
+    """Record ``event`` with ``payload`` in ``dbsession``'s transaction.
+
+    ``dbsession`` is joined to a ``transaction`` by zope.sqlalchemy (``request.dbsession``
+    is). Right after that transaction commits, the message is delivered to every
+    enabled plugin's ``mercato_notify``; if it aborts, nothing is kept and nothing is
+    sent. ``payload`` must be JSON (Money as ``Money.to_json()``). A session that does not
+    know its app (see ``REGISTRY_KEY``) or is not joined to a transaction still records
+    the message: ``mercato worker`` delivers it.
+    """
+    try:
+        # A copy the caller cannot change afterwards, and a clear error for a Money
+        # or a datetime left in the payload.
+        payload = json.loads(json.dumps(payload))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"outbox payload for {event!r} is not JSON: {exc}") from None
+    message = OutboxMessage(event=event, payload=payload)
+    dbsession.add(message)
+    dbsession.flush()
+    registry = dbsession.info.get(REGISTRY_KEY)
+    current = _transaction_of(dbsession)
+    if registry is not None and current is not None:
+        current.addAfterCommitHook(_deliver_after_commit, args=(registry, message.id))
+
+
+def _transaction_of(dbsession: Session):
+    """The ``transaction`` that zope.sqlalchemy joined ``dbsession`` to, if any.
+
+    ``register(session, transaction_manager=tm)`` leaves its listener on the session
+    (or its class); a request's manager and a test's explicit one are both found so.
+    """
+    for listener in dbsession.dispatch.after_begin:
+        events = getattr(listener, "__self__", None)
+        if isinstance(events, ZopeTransactionEvents):
+            return events.transaction_manager.get()
+    return None
+
+
+def _deliver_after_commit(committed: bool, registry, message_id: int) -> None:
+    if not committed:
+        return
+    try:
+        Worker(registry).deliver_message(message_id)
+    except Exception:
+        # The response must not fail for a notification: the message is safely
+        # recorded and the worker will deliver it.
+        log.exception("outbox: delivering message %s after commit failed", message_id)
+
+
+# ---------------------------------------------------------------------------
+# Delivery
+# ---------------------------------------------------------------------------
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def notify_plugins(registry) -> list[str]:
+    """Names of the enabled plugins that implement ``mercato_notify``."""
+    return [impl.plugin_name for impl in registry.hooks.mercato_notify.get_hookimpls()]
+
+
+def call_plugin(registry, plugin_name: str, event: str, payload: dict) -> None:
+    """Call ``mercato_notify`` of one plugin only: each plugin's delivery is its own row."""
+    pm = registry.plugin_manager
+    others = [plugin for name, plugin in pm.list_name_plugin() if name != plugin_name]
+    notify = pm.subset_hook_caller("mercato_notify", remove_plugins=others)
+    notify(event=event, payload=payload, registry=registry)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+
+
+@dataclass
+class Worker:
+    """Fans messages out to the plugins and delivers due deliveries, each in a
+    transaction of its own that holds the delivery's row lock while its plugin runs."""
+
+    registry: object
+    max_attempts: int = MAX_ATTEMPTS
+    batch: int = 100
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """One pass: dispatch new messages, then attempt up to ``batch`` due deliveries.
+
+        ``now`` decides what is due (tests pass a later time instead of waiting).
+        Returns the number of deliveries attempted.
+        """
+        now = now or now_utc()
+        self.dispatch(now)
+        attempted = 0
+        while attempted < self.batch and self._deliver_next(now):
+            attempted += 1
+        return attempted
+
+    def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                # PostgreSQL restarting, say: keep the worker alive and try again.
+                log.exception("outbox worker: pass failed")
+                busy = 0
+            if not busy:
+                stop.wait(interval)
+
+    def deliver_message(self, message_id: int) -> None:
+        """Dispatch and deliver one message now (the after-commit path)."""
+        now = now_utc()
+        self.dispatch(now, message_id=message_id)
+        while self._deliver_next(now, message_id=message_id):
+            pass
+
+    def dispatch(self, now: datetime, message_id: int | None = None) -> int:
+        """Create one delivery per notify plugin for messages not yet dispatched."""
+        plugins = notify_plugins(self.registry)
+        query = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.dispatched_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
+        if message_id is not None:
+            query = query.where(OutboxMessage.id == message_id)
+        with Session(self.registry.db_engine) as session, session.begin():
+            ids = session.scalars(query).all()
+            session.add_all(
+                OutboxDelivery(message_id=mid, plugin=plugin, next_attempt_at=now)
+                for mid in ids
+                for plugin in plugins
+            )
+            if ids:
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(dispatched_at=now)
+                )
+        return len(ids)
+
+    def _deliver_next(self, now: datetime, message_id: int | None = None) -> bool:
+        plugins = notify_plugins(self.registry)
+        if not plugins:
+            return False
+        query = (
+            select(OutboxDelivery)
+            .where(
+                OutboxDelivery.status == PENDING,
+                OutboxDelivery.next_attempt_at <= now,
+                # Rows of a plugin this worker does not run wait for one that does.
+                OutboxDelivery.plugin.in_(plugins),
+            )
+            .order_by(OutboxDelivery.next_attempt_at, OutboxDelivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if message_id is not None:
+            query = query.where(OutboxDelivery.message_id == message_id)
+        with Session(self.registry.db_engine) as session, session.begin():
+            delivery = session.scalars(query).first()
+            if delivery is None:
+                return False
+            self.attempt(delivery, now)
+        return True
+
+    def attempt(self, delivery: OutboxDelivery, now: datetime) -> bool:
+        """Call the delivery's plugin and record the outcome on the (locked) row."""
+        message = delivery.message
+        delivery.attempts += 1
+        try:
+            call_plugin(self.registry, delivery.plugin, message.event, message.payload)
+        except Exception as exc:
+            delivery.last_error = _describe(exc)
+            if delivery.attempts >= self.max_attempts:
+                delivery.status = DEAD
+                log.error(
+                    "outbox: %s #%s to %s is dead after %s attempts: %s",
+                    message.event,
+                    message.id,
+                    delivery.plugin,
+                    delivery.attempts,
+                    delivery.last_error,
+                )
+            else:
+                delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+                log.warning(
+                    "outbox: %s #%s to %s failed (attempt %s), retry at %s: %s",
+                    message.event,
+                    message.id,
+                    delivery.plugin,
+                    delivery.attempts,
+                    delivery.next_attempt_at.isoformat(timespec="seconds"),
+                    delivery.last_error,
+                )
+            return False
+        delivery.status = SENT
+        delivery.sent_at = now
+        log.info("outbox: %s #%s delivered to %s", message.event, message.id, delivery.plugin)
+        return True
+
+
+# ---------------------------------------------------------------------------
+# Services for the CLI and the admin
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A delivery as staff see it; ``delivery_id`` is None (and ``status`` ``"new"``)
+    for a message no worker has fanned out to the plugins yet."""
+
+    delivery_id: int | None
+    message_id: int
+    event: str
+    recipient: str | None
+    plugin: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+def entries(session: Session, *, dead: bool = False, limit: int = 100) -> list[OutboxEntry]:
+    """Pending deliveries (and messages not dispatched yet), oldest first; or, with
+    ``dead``, the deliveries that gave up, newest first."""
+    found = []
+    if not dead:
+        new = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.dispatched_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        found += [_entry(message) for message in new]
+    rows = session.execute(
+        select(OutboxDelivery, OutboxMessage)
+        .join(OutboxDelivery.message)
+        .where(OutboxDelivery.status == (DEAD if dead else PENDING))
+        .order_by(OutboxDelivery.id.desc() if dead else OutboxDelivery.next_attempt_at)
+        .limit(limit - len(found))
+    )
+    found += [_entry(message, delivery) for delivery, message in rows]
+    return found
+
+
+def _entry(message: OutboxMessage, delivery: OutboxDelivery | None = None) -> OutboxEntry:
+    return OutboxEntry(
+        delivery_id=delivery and delivery.id,
+        message_id=message.id,
+        event=message.event,
+        recipient=message.payload.get("email"),
+        plugin=delivery and delivery.plugin,
+        status=delivery.status if delivery else "new",
+        attempts=delivery.attempts if delivery else 0,
+        next_attempt_at=delivery.next_attempt_at
+        if delivery and delivery.status == PENDING
+        else None,
+        last_error=delivery and delivery.last_error,
+        created_at=message.created_at,
+    )
+
+
+def retry(registry, delivery_id: int) -> str | None:
+    """Attempt a pending or dead delivery now, with a fresh count of attempts.
+
+    Returns None when it was delivered, else the error (the worker goes on retrying
+    it). Raises ``OutboxError`` when it cannot be retried.
+    """
+    with Session(registry.db_engine) as session, session.begin():
+        delivery = session.scalars(
+            select(OutboxDelivery)
+            .where(OutboxDelivery.id == delivery_id)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if delivery is None:
+            if session.get(OutboxDelivery, delivery_id) is None:
+                raise OutboxError(f"there is no outbox delivery {delivery_id}")
+            raise OutboxError(f"delivery {delivery_id} is being delivered right now")
+        if delivery.status == SENT:
+            raise OutboxError(f"delivery {delivery_id} was already sent; retrying would repeat it")
+        if delivery.plugin not in notify_plugins(registry):
+            raise OutboxError(
+                f"delivery {delivery_id} is for plugin '{delivery.plugin}', "
+                "which is not enabled in this configuration"
+            )
+        delivery.status = PENDING
+        delivery.attempts = 0
+        delivered = Worker(registry).attempt(delivery, now_utc())
+        return None if delivered else delivery.last_error
+
+
+# ---------------------------------------------------------------------------
+# CLI: mercato worker, mercato outbox list|retry
+# ---------------------------------------------------------------------------
+
+
+def cmd_worker(args, env) -> int:
+    registry = env.app().registry
+    worker = Worker(registry, max_attempts=args.max_attempts)
+    if args.once:
+        worker.run_once()
+        return 0
+    stop = threading.Event()
+    # Finish the delivery in hand, then exit: interrupting a plugin mid-send would
+    # roll its row back and send that message a second time later.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("outbox worker: started (plugins: %s)", ", ".join(notify_plugins(registry)))
+    worker.run_forever(stop, interval=args.interval)
+    return 0
+
+
+def cmd_outbox_list(args, env) -> int:
+    registry = env.app().registry
+    with Session(registry.db_engine) as session:
+        found = entries(session, dead=args.dead, limit=args.limit)
+    if not found:
+        print("no dead deliveries" if args.dead else "nothing pending")
+        return 0
+    for entry in found:
+        ident = "-" if entry.delivery_id is None else str(entry.delivery_id)
+        when = f" next {entry.next_attempt_at:%Y-%m-%d %H:%M:%S}" if entry.next_attempt_at else ""
+        print(
+            f"{ident:>6}  {entry.status:<7}  {entry.event:<24} {entry.recipient or '-':<28} "
+            f"{entry.plugin or '-':<16} attempts {entry.attempts}{when}"
+        )
+        if entry.last_error:
+            print(f"        error: {entry.last_error.splitlines()[0]}")
+    return 0
+
+
+def cmd_outbox_retry(args, env) -> int:
+    registry = env.app().registry
+    try:
+        error = retry(registry, args.id)
+    except OutboxError as exc:
+        print(f"mercato outbox retry: {exc}")
+        return 1
+    if error is None:
+        print(f"delivery {args.id}: delivered")
+        return 0
+    print(f"delivery {args.id}: failed again ({error}); the worker will keep retrying it")
+    return 1
+
+
+def add_commands(subparsers) -> None:
+    """Add ``worker`` and ``outbox`` to the ``mercato`` command."""
+    p = subparsers.add_parser(
+        "worker", help="deliver notifications the after-commit attempt could not, with retries"
+    )
+    p.add_argument("--once", action="store_true", help="make one pass, then exit")
+    p.add_argument(
+        "--interval", type=float, default=2.0, help="seconds to wait when idle (default 2)"
+    )
+    p.add_argument(
+        "--max-attempts",
+        type=int,
+        default=MAX_ATTEMPTS,
+        help="attempts before a delivery is marked dead (default %(default)s)",
+    )
+    p.set_defaults(func=cmd_worker)
+
+    p = subparsers.add_parser("outbox", help="show and retry pending and dead notifications")
+    actions = p.add_subparsers(dest="outbox_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="pending deliveries, or dead ones with --dead")
+    listing.add_argument("--dead", action="store_true", help="show deliveries that gave up")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(func=cmd_outbox_list)
+    again = actions.add_parser("retry", help="attempt a pending or dead delivery now")
+    again.add_argument("id", type=int, help="the delivery's ID, as `outbox list` shows it")
+    again.set_defaults(func=cmd_outbox_retry)

@@ -1,0 +1,152 @@
+"""Payments as the kernel sees them: the types payment plugins return, and the one call a
+plugin makes when its provider reports news about a payment (a webhook, a return page).
+
+A payment plugin offers ``PaymentMethod``s (``mercato_payment_methods``), answers the
+authorize/capture/void/refund hooks with a ``PaymentResult``, and reports what happens
+later through ``payment_updated``. The kernel keeps its own record of every payment
+(``mercato.orders.models.Payment``): the plugin never touches orders.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .money import Money
+
+# What a provider may say about a payment, in the order a payment lives through them.
+REQUIRES_ACTION = "requires_action"  # the shopper must finish it in the browser (3-D Secure)
+AUTHORIZED = "authorized"  # money held, not taken
+CAPTURED = "captured"  # money taken
+VOIDED = "voided"  # authorization cancelled, nothing taken
+REFUNDED = "refunded"  # (part of) the captured money returned
+FAILED = "failed"  # declined: nothing held; ``message`` says why in plain words
+UNAVAILABLE = "unavailable"  # the provider could not be reached or timed out
+
+RESULT_STATUSES = frozenset(
+    {REQUIRES_ACTION, AUTHORIZED, CAPTURED, VOIDED, REFUNDED, FAILED, UNAVAILABLE}
+)
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    """A way to pay that checkout offers.
+
+    ``code`` is what the shopper's choice posts (``stripe_card``); ``provider`` names the
+    plugin's provider (``stripe``), stored with every payment so that capture, void and
+    refund reach the same plugin. ``template`` is a Jinja2 fragment the payment step
+    includes inside its form (card fields, scripts); ``action_template`` is the page
+    fragment that completes a ``requires_action`` result in the browser. ``options`` is
+    handed to both templates (publishable keys, script URLs).
+    """
+
+    code: str
+    label: str
+    provider: str
+    template: str | None = None
+    action_template: str | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """What a provider answered.
+
+    ``reference`` is the provider's id of the payment (a PaymentIntent id); ``amount``
+    what the status applies to (authorized, captured or refunded). ``message`` is shown
+    to the shopper as is when the status is ``failed`` or ``unavailable``, so it must be
+    plain words. ``action`` carries what the browser needs for ``requires_action``
+    (a client secret). ``raw`` keeps the provider's answer for the log, never for pages.
+    """
+
+    status: str
+    provider: str
+    reference: str | None = None
+    amount: Money | None = None
+    message: str = ""
+    action: dict | None = None
+    raw: Any = None
+
+    def __post_init__(self):
+        if self.status not in RESULT_STATUSES:
+            raise ValueError(f"unknown payment status {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (REQUIRES_ACTION, AUTHORIZED, CAPTURED, VOIDED, REFUNDED)
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    """The payment that capture, void and refund hooks receive as ``payment``.
+
+    ``reference`` is what the provider's plugin returned when it authorized (``None``
+    when the provider never answered: the plugin may look the payment up by
+    ``checkout_id``/``id``, which it can put in the provider's metadata).
+    """
+
+    id: int
+    checkout_id: str
+    attempt: int
+    provider: str
+    method: str
+    reference: str | None
+    status: str
+    amount: int
+    currency: str
+    amount_captured: int = 0
+    order_id: int | None = None
+
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def idempotency_prefix(self) -> str:
+        """Stable across retries of a request: ``mercato:{checkout}:{attempt}``."""
+        return f"mercato:{self.checkout_id}:{self.attempt}"
+
+    @classmethod
+    def of(cls, payment) -> "PaymentInfo":
+        """A snapshot of the kernel's payment record, safe to keep after its session."""
+        return cls(
+            id=payment.id,
+            checkout_id=payment.checkout_id,
+            attempt=payment.attempt,
+            provider=payment.provider,
+            method=payment.method,
+            reference=payment.reference,
+            status=payment.status,
+            amount=payment.amount,
+            currency=payment.currency,
+            amount_captured=payment.amount_captured or 0,
+            order_id=payment.order_id,
+        )
+
+
+def payment_updated(
+    request,
+    provider: str,
+    reference: str,
+    result: PaymentResult,
+    *,
+    event_id: str | None = None,
+    occurred_at: int | None = None,
+):
+    """Apply news from ``provider`` about the payment ``reference`` to its order.
+
+    Called by a payment plugin from its webhook handler or its return page, inside the
+    request's transaction. Idempotent: an event seen before (``event_id``), one older
+    than what was already applied (``occurred_at``, Unix seconds) or one that would move
+    the payment backwards (a late "authorized" after "captured") changes nothing.
+    Returns the order the payment belongs to, or ``None`` when the kernel does not know
+    the payment (not one of this shop's, or its checkout never committed).
+    """
+    from .orders.checkout import apply_provider_update
+
+    return apply_provider_update(
+        request, provider, reference, result, event_id=event_id, occurred_at=occurred_at
+    )
+
+
+def order_page_url(request, order) -> str:
+    """Where to send the shopper for ``order``: its confirmation page (secret link)."""
+    return request.route_url("checkout_confirmation", token=order.access_token)

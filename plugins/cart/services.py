@@ -1,0 +1,419 @@
+"""The shopper's cart for one request: who it belongs to, what may change, its totals.
+
+A guest's cart id lives in the session and, so that a lost or expired session loses no
+cart, in a cookie of its own; a customer's cart is keyed by their user id, so every
+device shows the same cart. Changes are queued on the request's transaction (the
+kernel's Redis data manager) and reach Redis only if it commits; the backup in
+PostgreSQL is written after that commit, from what Redis returned.
+"""
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from mercato import Adjustment, Line, Money, PricingContext, describe_skus, price_lines
+from mercato.datamanagers.redis import redis_writes
+
+from .store import CartStore, StoredCart, StoredLine, parse_price, price_text
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "mercato.cart.id"
+COOKIE_NAME = "mercato_cart"
+GUEST_ID = re.compile(r"^g[A-Za-z0-9_-]{22}$")
+
+
+class CartError(Exception):
+    """A change the cart refuses, with a sentence for the shopper."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class CartLine:
+    """A line as the shopper sees it."""
+
+    sku: str
+    quantity: int
+    unit_price: Money | None
+    total: Money | None
+    name: str = ""  # the seller plugin's display name (mercato_sku_details)
+    url: str | None = None
+    image_url: str | None = None
+    price_was: Money | None = None  # the price when added, if it has changed since
+    available: int | None = None  # stock, when tracked
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "sku": self.sku,
+            "name": self.name or self.sku,
+            "url": self.url,
+            "image_url": self.image_url,
+            "quantity": self.quantity,
+            "unit_price": self.unit_price.to_json() if self.unit_price else None,
+            "total": self.total.to_json() if self.total else None,
+            "price_was": self.price_was.to_json() if self.price_was else None,
+            "available": self.available,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class CartView:
+    """A priced cart: lines, adjustments in plugin order, totals."""
+
+    lines: list[CartLine]
+    adjustments: list[Adjustment]
+    subtotal: Money
+    total: Money
+
+    @property
+    def count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def ready(self) -> bool:
+        """True when every line can be bought as it is."""
+        return bool(self.lines) and not any(line.problems for line in self.lines)
+
+    def to_json(self) -> dict:
+        return {
+            "lines": [line.to_json() for line in self.lines],
+            "adjustments": [
+                {"label": a.label, "amount": a.amount.to_json(), "code": a.code, "source": a.source}
+                for a in self.adjustments
+            ],
+            "subtotal": self.subtotal.to_json(),
+            "total": self.total.to_json(),
+            "count": self.count,
+            "ready": self.ready,
+        }
+
+
+class ShopperCart:
+    """``request.cart``: the current shopper's cart."""
+
+    def __init__(self, request):
+        self.request = request
+        self.store: CartStore = request.registry.cart_store
+        settings = request.registry.settings
+        self.currency: str = settings["mercato.currency"]
+        self.max_per_line: int = settings["mercato.cart"]["max_per_line"]
+        self.max_lines: int = settings["mercato.cart"]["max_lines"]
+        self._stored: StoredCart | None = None
+        self._changed: list[StoredCart] = []
+        self._hooked_txn = None
+        self._stock: dict[str, int | None] = {}
+        self._cookie_renewed = False
+
+    # -- whose cart -----------------------------------------------------------------
+
+    @property
+    def cart_id(self) -> str | None:
+        user = self.request.user
+        if user is not None:
+            return f"u{user.id}"
+        return self._guest_id()
+
+    def _guest_id(self) -> str | None:
+        session = self.request.session
+        cart_id = session.get(SESSION_KEY)
+        if isinstance(cart_id, str) and GUEST_ID.match(cart_id):
+            return cart_id
+        cart_id = self.request.cookies.get(COOKIE_NAME)
+        if cart_id and GUEST_ID.match(cart_id):
+            # The session expired or was lost with Redis: the cookie finds the cart.
+            session[SESSION_KEY] = cart_id
+            return cart_id
+        return None
+
+    def _writable_id(self) -> str:
+        cart_id = self.cart_id
+        if self.request.user is not None:
+            return cart_id
+        if cart_id is None:
+            cart_id = "g" + secrets.token_urlsafe(16)
+            self.request.session[SESSION_KEY] = cart_id
+        if self._cookie_renewed:
+            return cart_id
+        self._cookie_renewed = True
+        idle = self.store.idle_seconds
+        # Renewed with every change: the cookie lives exactly as long as the cart.
+        self.request.add_response_callback(
+            lambda request, response: response.set_cookie(
+                COOKIE_NAME,
+                cart_id,
+                max_age=idle,
+                path="/",
+                httponly=True,
+                samesite="Lax",
+                secure=request.scheme == "https",
+            )
+        )
+        return cart_id
+
+    def _forget_guest(self) -> None:
+        self.request.session.pop(SESSION_KEY, None)
+        self.request.add_response_callback(
+            lambda request, response: response.delete_cookie(COOKIE_NAME, path="/")
+        )
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def stored(self) -> StoredCart:
+        if self._stored is None:
+            cart_id = self.cart_id
+            self._stored = self.store.load(cart_id) if cart_id else StoredCart("")
+        return self._stored
+
+    @property
+    def count(self) -> int:
+        return self.stored.count
+
+    def lines(self) -> list[Line]:
+        """The cart for checkout: SKUs and quantities, prices left to the kernel."""
+        return [Line(sku=line.sku, quantity=line.quantity) for line in self.stored.lines]
+
+    def pricing_context(self) -> PricingContext:
+        request = self.request
+        return PricingContext(
+            currency=self.currency,
+            dbsession=request.dbsession,
+            customer=request.user,
+            request=request,
+        )
+
+    def view(self) -> CartView:
+        """The cart priced on the server, each line with what the shopper must know."""
+        context = self.pricing_context()
+        stored = self.stored.lines
+        priced = price_lines(
+            self.request.hooks,
+            [Line(sku=line.sku, quantity=line.quantity) for line in stored],
+            context,
+        )
+        by_sku = {line.sku: line for line in priced.lines}
+        details = describe_skus(self.request, [line.sku for line in stored])
+        lines = []
+        for line in stored:
+            current = by_sku.get(line.sku)
+            described = details.get(line.sku)
+            shown = CartLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=current.unit_price if current else None,
+                total=current.total if current else None,
+                name=described.name if described else "",
+                url=described.url if described else None,
+                image_url=described.image_url if described else None,
+            )
+            if current is None:
+                shown.problems.append("This item is no longer available. Remove it to continue.")
+            else:
+                if line.price is not None and line.price != current.unit_price:
+                    shown.price_was = line.price
+                shown.available = self.stock_level(line.sku)
+                if shown.available is not None and line.quantity > shown.available:
+                    shown.problems.append(_short_of_stock(shown.available))
+            lines.append(shown)
+        return CartView(lines, priced.adjustments, priced.subtotal, priced.total)
+
+    # -- changing -------------------------------------------------------------------
+
+    def add(self, sku: str, quantity: int) -> None:
+        """Add ``quantity`` units of ``sku``; refuse what cannot be sold."""
+        stored = self.stored
+        current = stored.quantity(sku)
+        wanted = current + quantity
+        price = self._unit_price(sku, wanted)
+        if price is None:
+            raise CartError(
+                f"We could not find a product with the SKU “{sku}”, or it is no longer sold.",
+                400,
+            )
+        if current == 0 and len(stored.lines) >= self.max_lines:
+            raise CartError(
+                f"Your cart is full: it can hold {self.max_lines} different items.", 409
+            )
+        if wanted > self.max_per_line:
+            raise CartError(
+                f"You can have at most {self.max_per_line} of one item in your cart"
+                + (f" (you already have {current})." if current else "."),
+                409,
+            )
+        cap = self._cap(sku, wanted, current)
+        self._change(["add", sku, quantity, cap, price_text(price)])
+
+    def set_quantity(self, sku: str, quantity: int) -> None:
+        """Set a line's quantity; 0 removes it."""
+        if self.stored.line(sku) is None:
+            raise CartError(f"“{sku}” is not in your cart.", 404)
+        if quantity == 0:
+            self.remove(sku)
+            return
+        price = self._unit_price(sku, quantity)
+        if price is None:
+            raise CartError(
+                f"“{sku}” is no longer available, so its quantity cannot change. "
+                "Remove it from your cart.",
+                409,
+            )
+        cap = self._cap(sku, quantity, 0)
+        self._change(["set", sku, quantity, cap, price_text(price)])
+
+    def remove(self, sku: str) -> None:
+        if self.stored.line(sku) is None:
+            raise CartError(f"“{sku}” is not in your cart.", 404)
+        self._change(["remove", sku])
+
+    def clear(self) -> None:
+        if self.cart_id is not None:
+            self._change(["clear"])
+
+    def _cap(self, sku: str, wanted: int, current: int) -> int:
+        """The most this line may hold; refuses ``wanted`` beyond stock."""
+        stock = self.stock_level(sku)
+        if stock is None:
+            return self.max_per_line
+        if wanted > stock:
+            if stock <= 0:
+                raise CartError(f"Sorry, “{sku}” is sold out.", 409)
+            held = f" and you already have {current} in your cart" if current else ""
+            raise CartError(f"Only {stock} of “{sku}” are available{held}.", 409)
+        return min(self.max_per_line, stock)
+
+    def _change(self, op: list) -> None:
+        cart_id = self._writable_id()
+        self._queue(cart_id, [op])
+        # This request shows the cart as its change will make it; Redis applies the
+        # same operation at commit, capped again there against racing tabs.
+        self._stored = _apply(self.stored, [op])
+        self._stored.cart_id = cart_id
+
+    def _queue(self, cart_id: str, ops: list) -> None:
+        txn = self.request.tm.get()
+        self.store.queue(redis_writes(self.request), cart_id, ops, self._changed.append)
+        if self._hooked_txn is not txn:
+            txn.addAfterCommitHook(self._backup_after_commit)
+            self._hooked_txn = txn
+
+    def _backup_after_commit(self, committed: bool) -> None:
+        changed, self._changed = self._changed, []
+        if not committed or not changed:
+            return
+        latest: dict[str, StoredCart] = {}
+        for cart in changed:
+            if cart.cart_id not in latest or cart.version > latest[cart.cart_id].version:
+                latest[cart.cart_id] = cart
+        try:
+            self.store.save_backups(list(latest.values()))
+        except Exception:
+            # Redis has the change; the next change writes a complete snapshot again.
+            log.exception("cart backup failed for %s", ", ".join(latest))
+
+    # -- login and checkout ---------------------------------------------------------
+
+    def merge_guest_into(self, user) -> list[str]:
+        """Move the guest cart's lines into ``user``'s saved cart, quantities added and
+        capped at stock and the per-line maximum. Returns notes for the shopper."""
+        guest_id = self._guest_id()
+        if guest_id is None:
+            return []
+        self._forget_guest()
+        guest = self.store.load(guest_id)
+        if not guest.lines:
+            return []
+        customer_id = f"u{user.id}"
+        customer = self.store.load(customer_id)
+        ops, notes = [], []
+        held = len(customer.lines)
+        for line in guest.lines:
+            new_line = customer.quantity(line.sku) == 0
+            if new_line and held >= self.max_lines:
+                notes.append(f"Your cart is full, so “{line.sku}” was not added.")
+                continue
+            stock = self.stock_level(line.sku)
+            cap = self.max_per_line if stock is None else min(self.max_per_line, stock)
+            if cap <= 0:
+                # Leaves a saved line alone: the cart page tells the shopper it sold out.
+                notes.append(f"“{line.sku}” is sold out, so it was not kept in your cart.")
+                continue
+            if customer.quantity(line.sku) + line.quantity > cap:
+                notes.append(f"Only {cap} of “{line.sku}” could be kept in your cart.")
+            ops.append(["add", line.sku, line.quantity, cap, price_text(line.price)])
+            held += new_line
+        if ops:
+            self._queue(customer_id, ops)
+        self._queue(guest_id, [["clear"]])
+        self._stored = _apply(customer, ops)
+        return notes
+
+    def checked_out(self) -> None:
+        """Empty the cart once a checkout has committed (no transaction is open)."""
+        cart_id = self.cart_id
+        if cart_id is None:
+            return
+        try:
+            cleared = self.store.apply_now(cart_id, [["clear"]])
+            self._stored = cleared
+            self.store.save_backups([cleared])
+        except Exception:
+            # The order is placed; a cart left full is an annoyance, not a lost sale.
+            log.exception("could not empty cart %s after checkout", cart_id)
+
+    # -- hooks ------------------------------------------------------------------------
+
+    def _unit_price(self, sku: str, quantity: int) -> Money | None:
+        return self.request.hooks.mercato_unit_price(
+            sku=sku, quantity=quantity, context=self.pricing_context()
+        )
+
+    def stock_level(self, sku: str) -> int | None:
+        # Asked again when the response shows the changed cart: once per request is
+        # enough for a non-locking read, and spares a catalog query per line.
+        if sku not in self._stock:
+            self._stock[sku] = self.request.hooks.mercato_stock_level(
+                dbsession=self.request.dbsession, sku=sku
+            )
+        return self._stock[sku]
+
+
+def _short_of_stock(available: int) -> str:
+    if available <= 0:
+        return "Sold out: remove it to continue."
+    return f"Only {available} available: lower the quantity to continue."
+
+
+def _apply(cart: StoredCart, ops: list) -> StoredCart:
+    """What the update script will make of ``cart`` (for this request's response)."""
+    version = cart.version + 1
+    lines = {line.sku: line for line in cart.lines}
+    for op in ops:
+        kind = op[0]
+        if kind == "clear":
+            lines = {}
+        elif kind == "remove":
+            lines.pop(op[1], None)
+        else:
+            sku, quantity, cap, price = op[1:5]
+            existing = lines.get(sku)
+            if kind == "add" and existing:
+                quantity += existing.quantity
+            quantity = min(quantity, cap)
+            if quantity <= 0:
+                lines.pop(sku, None)
+                continue
+            lines[sku] = StoredLine(
+                sku=sku,
+                quantity=quantity,
+                price=parse_price(price) if price else (existing.price if existing else None),
+                seq=existing.seq if existing else version,
+            )
+    ordered = sorted(lines.values(), key=lambda line: (line.seq, line.sku))
+    return StoredCart(cart.cart_id, version, ordered)

@@ -1,0 +1,383 @@
+"""Staff pages for products, variants, stock and categories (``catalog.manage``).
+
+Deliberately plain forms; the admin work polishes them. Two rules matter more than
+looks: a form error re-renders the form with a 400 (so the transaction aborts and
+nothing half-saved remains), and a stock edit is applied as the *difference* from
+the value the form showed, with the same guard as a checkout, so a sale made while
+staff had the form open is never overwritten.
+"""
+
+import colander
+from pyramid.httpexceptions import HTTPConflict, HTTPNotFound, HTTPSeeOther
+from pyramid.renderers import render_to_response
+from pyramid.view import view_config
+from sqlalchemy import func, select, update
+
+from mercato import Money
+
+from . import queries, services
+from .admin import require_security
+from .models import MAX_AMOUNT, Category, Product, Variant
+from .schemas import CategoryForm, ProductForm, VariantForm
+from .search import InvalidParameter, parse_page
+from .views import query_params, slug_from_path
+
+PAGE_SIZE = 50
+MANAGE = "catalog.manage"
+
+
+def _page(request, template: str, value: dict, status: int = 200):
+    response = render_to_response(template, value, request=request)
+    response.status_int = status
+    response.cache_control.no_store = True
+    return response
+
+
+def _fields(post, names, prefix: str = "") -> dict:
+    """The named form fields, an absent one (an unticked box) left out for colander."""
+    values = {}
+    for name in names:
+        value = post.get(prefix + name)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def _validate(schema, post, prefix: str, errors: dict) -> dict | None:
+    names = [node.name for node in schema.children]
+    try:
+        return schema.deserialize(_fields(post, names, prefix))
+    except colander.Invalid as exc:
+        errors.update({prefix + key: message for key, message in exc.asdict().items()})
+        return None
+
+
+def _price(text: str, currency: str, field: str, errors: dict) -> int | None:
+    try:
+        amount = Money.parse(text, currency).amount
+    except ValueError:
+        errors[field] = f"Write the price as an amount in {currency}, such as 24.90."
+        return None
+    if not 0 <= amount <= MAX_AMOUNT:
+        errors[field] = "The price must be 0 or more, and not absurdly large."
+        return None
+    return amount
+
+
+def _variant(post, prefix: str, currency: str, errors: dict, sku: str | None = None):
+    """A variant's checked fields and its price in minor units; (None, None) on errors,
+    each field's reason in ``errors``."""
+    fields = _fields(post, [node.name for node in VariantForm().children], prefix)
+    if sku is not None:
+        fields["sku"] = sku
+    try:
+        values = VariantForm().deserialize(fields)
+    except colander.Invalid as exc:
+        errors.update({prefix + key: message for key, message in exc.asdict().items()})
+        values = None
+    price = None
+    if prefix + "price" not in errors:
+        price = _price(fields.get("price", ""), currency, prefix + "price", errors)
+    if values is None or price is None:
+        return None, None
+    return values, price
+
+
+def _categories(session, post, errors: dict) -> list[Category]:
+    slugs = [s for s in post.getall("categories") if s]
+    found = {
+        c.slug: c
+        for c in session.execute(select(Category).where(Category.slug.in_(slugs))).scalars()
+    }
+    if len(found) != len(set(slugs)):
+        errors["categories"] = "One of the chosen categories no longer exists."
+    return [found[s] for s in dict.fromkeys(slugs) if s in found]
+
+
+def _all_categories(session) -> list[Category]:
+    return list(session.execute(select(Category).order_by(Category.path)).scalars())
+
+
+def _forget_nav(request) -> None:
+    request.registry.catalog_nav_cache = None
+
+
+def _product_or_404(request) -> Product:
+    product = queries.product_for_staff(request.dbsession, slug_from_path(request))
+    if product is None:
+        raise HTTPNotFound()
+    return product
+
+
+@view_config(route_name="catalog_admin", request_method="GET", permission=MANAGE)
+def products_page(request):
+    require_security(request)
+    try:
+        page = parse_page(query_params(request).get("page"))
+    except InvalidParameter as exc:
+        return _page(request, "catalog/admin_products.jinja2", {"error": str(exc)}, 400)
+    session = request.dbsession
+    total = session.execute(select(func.count()).select_from(Product)).scalar()
+    products = session.execute(
+        select(Product)
+        .order_by(Product.updated_at.desc(), Product.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).scalars()
+    value = {
+        "products": list(products),
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "total": total,
+        "price": lambda amount: Money(amount, request.registry.settings["mercato.currency"]),
+    }
+    return _page(request, "catalog/admin_products.jinja2", value)
+
+
+def _submitted(post) -> dict:
+    return {**post, "categories": post.getall("categories")}
+
+
+def _form(request, product, values, errors, status=200):
+    value = {
+        "product": product,
+        "values": values,
+        "errors": errors,
+        "categories": _all_categories(request.dbsession),
+        "currency": request.registry.settings["mercato.currency"],
+    }
+    return _page(request, "catalog/admin_product_form.jinja2", value, status)
+
+
+def _slug_taken(session, slug: str, product_id: int | None) -> bool:
+    other = session.execute(select(Product.id).where(Product.slug == slug)).scalar()
+    return other is not None and other != product_id
+
+
+def _sku_taken(session, sku: str) -> bool:
+    return session.execute(select(Variant.id).where(Variant.sku == sku)).first() is not None
+
+
+@view_config(route_name="catalog_admin_new", request_method="GET", permission=MANAGE)
+def new_product_page(request):
+    require_security(request)
+    return _form(request, None, {"active": True, "new-stock": "0"}, {})
+
+
+@view_config(route_name="catalog_admin_new", request_method="POST", permission=MANAGE)
+def create_product(request):
+    require_security(request)
+    session, post = request.dbsession, request.POST
+    currency = request.registry.settings["mercato.currency"]
+    errors: dict[str, str] = {}
+    data = _validate(ProductForm(), post, "", errors)
+    variant, price = _variant(post, "new-", currency, errors)
+    categories = _categories(session, post, errors)
+    slug = (data["slug"] or services.slugify(data["name"], 200)) if data else None
+    if slug and _slug_taken(session, slug, None):
+        errors["slug"] = f"Another product already uses the address {slug}."
+    if variant and _sku_taken(session, variant["sku"]):
+        errors["new-sku"] = f"The SKU {variant['sku']} is already in use."
+    if errors:
+        return _form(request, None, _submitted(post), errors, 400)
+    product = Product(
+        slug=slug, name=data["name"], description=data["description"], active=data["active"]
+    )
+    product.categories = categories
+    product.variants.append(
+        Variant(
+            sku=variant["sku"],
+            name=variant["name"],
+            price_amount=price,
+            price_currency=currency,
+            stock=variant["stock"],
+            active=variant["active"],
+        )
+    )
+    session.add(product)
+    session.flush()
+    request.session.flash(f"{product.name} created.")
+    return HTTPSeeOther(request.route_path("catalog_admin_edit", slug=product.slug))
+
+
+@view_config(route_name="catalog_admin_edit", request_method="GET", permission=MANAGE)
+def edit_product_page(request):
+    require_security(request)
+    product = _product_or_404(request)
+    return _form(request, product, _values_of(product), {})
+
+
+def _values_of(product: Product) -> dict:
+    values = {
+        "name": product.name,
+        "slug": product.slug,
+        "description": product.description,
+        "active": product.active,
+        "categories": [c.slug for c in product.categories],
+        "new-stock": "0",
+    }
+    for v in product.variants:
+        prefix = f"v{v.id}-"
+        values.update(
+            {
+                prefix + "name": v.name,
+                prefix + "price": str(v.price.decimal()),
+                prefix + "stock": str(v.stock),
+                prefix + "active": v.active,
+            }
+        )
+    return values
+
+
+def _apply_stock(session, variant: Variant, post, prefix: str, wanted: int, errors: dict):
+    try:
+        shown = int(post.get(prefix + "stock_was", ""))
+    except ValueError:
+        errors[prefix + "stock"] = "Reload the page: the form is incomplete."
+        return
+    delta = wanted - shown
+    if delta == 0:
+        return
+    changed = session.execute(
+        update(Variant)
+        .where(Variant.id == variant.id, Variant.stock + delta >= 0)
+        .values(stock=Variant.stock + delta)
+        .returning(Variant.stock)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if changed is None:
+        errors[prefix + "stock"] = (
+            f"Units were sold meanwhile: taking {-delta} off would go below zero. "
+            "Reload the page to see the current stock."
+        )
+
+
+@view_config(route_name="catalog_admin_edit", request_method="POST", permission=MANAGE)
+def update_product(request):
+    require_security(request)
+    product = _product_or_404(request)
+    session, post = request.dbsession, request.POST
+    currency = request.registry.settings["mercato.currency"]
+    errors: dict[str, str] = {}
+    data = _validate(ProductForm(), post, "", errors)
+    categories = _categories(session, post, errors)
+    slug = (data["slug"] or product.slug) if data else product.slug
+    if _slug_taken(session, slug, product.id):
+        errors["slug"] = f"Another product already uses the address {slug}."
+    for variant in product.variants:
+        prefix = f"v{variant.id}-"
+        values, price = _variant(post, prefix, currency, errors, sku=variant.sku)
+        if values is None:
+            continue
+        variant.name, variant.active = values["name"], values["active"]
+        variant.price_amount, variant.price_currency = price, currency
+        _apply_stock(session, variant, post, prefix, values["stock"], errors)
+    if (post.get("new-sku") or "").strip():
+        new, price = _variant(post, "new-", currency, errors)
+        if new and _sku_taken(session, new["sku"]):
+            errors["new-sku"] = f"The SKU {new['sku']} is already in use."
+        elif new:
+            position = len(product.variants)
+            product.variants.append(
+                Variant(
+                    sku=new["sku"],
+                    name=new["name"],
+                    price_amount=price,
+                    price_currency=currency,
+                    stock=new["stock"],
+                    active=new["active"],
+                    position=position,
+                )
+            )
+    if errors:
+        # The 400 aborts the transaction: none of this form's changes are kept.
+        return _form(request, product, _submitted(post), errors, 400)
+    product.name, product.slug = data["name"], slug
+    product.description, product.active = data["description"], data["active"]
+    product.categories = categories
+    session.flush()
+    request.session.flash(f"{product.name} saved.")
+    return HTTPSeeOther(request.route_path("catalog_admin_edit", slug=product.slug))
+
+
+@view_config(route_name="catalog_admin_delete", request_method="POST", permission=MANAGE)
+def delete_product(request):
+    require_security(request)
+    product = _product_or_404(request)
+    storage = request.registry.catalog_storage
+    files = [(image.key, image.extension) for image in product.images]
+    request.dbsession.delete(product)
+
+    def remove_files(committed: bool) -> None:
+        if committed:
+            for key, extension in files:
+                services.delete_image_files(storage, key, extension)
+
+    request.tm.get().addAfterCommitHook(remove_files)
+    request.session.flash(f"{product.name} deleted.")
+    return HTTPSeeOther(request.route_path("catalog_admin"))
+
+
+def _categories_page(request, values=None, errors=None, status=200):
+    value = {
+        "categories": _all_categories(request.dbsession),
+        "values": values or {},
+        "errors": errors or {},
+    }
+    return _page(request, "catalog/admin_categories.jinja2", value, status)
+
+
+@view_config(route_name="catalog_admin_categories", request_method="GET", permission=MANAGE)
+def categories_page(request):
+    require_security(request)
+    return _categories_page(request)
+
+
+@view_config(route_name="catalog_admin_categories", request_method="POST", permission=MANAGE)
+def create_category(request):
+    require_security(request)
+    session, post = request.dbsession, request.POST
+    errors: dict[str, str] = {}
+    data = _validate(CategoryForm(), post, "", errors)
+    if data is None:
+        return _categories_page(request, dict(post), errors, 400)
+    slug = data["slug"] or services.slugify(data["name"])
+    parent = None
+    if data["parent"]:
+        parent = session.execute(
+            select(Category).where(Category.slug == data["parent"])
+        ).scalar_one_or_none()
+        if parent is None:
+            errors["parent"] = "That parent category no longer exists."
+    if session.execute(select(Category.id).where(Category.slug == slug)).first():
+        errors["slug"] = f"Another category already uses the address {slug}."
+    if errors:
+        return _categories_page(request, dict(post), errors, 400)
+    category = Category(
+        slug=slug,
+        name=data["name"],
+        parent=parent,
+        path=f"{parent.path}/{slug}" if parent else slug,
+    )
+    session.add(category)
+    session.flush()
+    _forget_nav(request)
+    request.session.flash(f"Category {category.name} created.")
+    return HTTPSeeOther(request.route_path("catalog_admin_categories"))
+
+
+@view_config(route_name="catalog_admin_category_delete", request_method="POST", permission=MANAGE)
+def delete_category(request):
+    require_security(request)
+    session = request.dbsession
+    category = session.execute(
+        select(Category).where(Category.slug == slug_from_path(request))
+    ).scalar_one_or_none()
+    if category is None:
+        raise HTTPNotFound()
+    if queries.children(session, category):
+        raise HTTPConflict(f"{category.name} has subcategories: move or delete them first.")
+    session.delete(category)
+    _forget_nav(request)
+    request.session.flash(f"Category {category.name} deleted; its products are kept.")
+    return HTTPSeeOther(request.route_path("catalog_admin_categories"))

@@ -1,0 +1,143 @@
+"""``mercato catalog sample|import|export``: catalog work for store owners."""
+
+import argparse
+import sys
+import time
+
+from sqlalchemy.orm import Session
+
+from mercato.db import make_engine
+
+from . import csvio, sample
+
+
+class ProgressBar:
+    """One line redrawn in place on a terminal; a line per tenth elsewhere (CI, logs)."""
+
+    def __init__(self, label: str, stream=None, width: int = 30):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+        self._last_tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        elapsed = time.monotonic() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        text = f"{self.label}: {done:,}/{total:,} ({share:.0%}, {rate:,.0f}/s)"
+        if self.tty:
+            filled = int(share * self.width)
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {text}")
+            if done >= total:
+                self.stream.write("\n")
+        elif int(share * 10) > self._last_tenth:
+            self._last_tenth = int(share * 10)
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= number <= 10_000_000:
+        raise argparse.ArgumentTypeError("choose between 1 and 10,000,000 products")
+    return number
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_sample(args, env) -> int:
+    engine = make_engine(env.settings)
+    try:
+        made = sample.bulk_sample(
+            engine,
+            args.products,
+            env.settings["mercato.currency"],
+            ProgressBar("catalog sample"),
+            seed=args.seed,
+        )
+    finally:
+        engine.dispose()
+    _say(f"catalog sample: added {made:,} products")
+    return 0
+
+
+def cmd_import(args, env) -> int:
+    currency = env.settings["mercato.currency"]
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as stream:
+            rows = csvio.parse(stream, currency, progress=_say)
+    except OSError as exc:
+        _say(f"catalog import: cannot read {args.file}: {exc.strerror}")
+        return 1
+    except csvio.ImportFailed as exc:
+        for line, message in exc.errors:
+            _say(f"{args.file}:{line}: {message}")
+        _say(f"catalog import: {exc}")
+        return 1
+    _say(f"catalog import: {sum(len(r.variants) for r in rows):,} rows checked, importing …")
+    engine = make_engine(env.settings)
+    try:
+        with Session(engine) as session:
+            try:
+                counts = csvio.apply(session, rows, currency, progress=_say)
+            except csvio.ImportFailed as exc:
+                session.rollback()
+                for line, message in exc.errors:
+                    _say(f"{args.file}:{line}: {message}")
+                _say(f"catalog import: {exc}")
+                return 1
+            session.commit()
+    finally:
+        engine.dispose()
+    _say(
+        "catalog import: done: "
+        + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+    )
+    return 0
+
+
+def cmd_export(args, env) -> int:
+    engine = make_engine(env.settings)
+    try:
+        with Session(engine) as session:
+            if args.file == "-":
+                written = csvio.export(session, sys.stdout, progress=_say)
+            else:
+                with open(args.file, "w", encoding="utf-8", newline="") as out:
+                    written = csvio.export(session, out, progress=_say)
+    finally:
+        engine.dispose()
+    _say(f"catalog export: {written:,} rows written to {args.file}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    parser = subparsers.add_parser("catalog", help="catalog: sample data, CSV import and export")
+    actions = parser.add_subparsers(dest="catalog_action", metavar="ACTION")
+
+    p = actions.add_parser("sample", help="add generated products (for demos and benchmarks)")
+    p.add_argument("--products", type=_count, default=1000, help="how many (default 1000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed, for repeatable catalogs")
+    p.set_defaults(func=cmd_sample)
+
+    p = actions.add_parser("import", help="import products and variants from a CSV file")
+    p.add_argument("file", help=f"CSV with the columns {', '.join(csvio.COLUMNS)}")
+    p.set_defaults(func=cmd_import)
+
+    p = actions.add_parser("export", help="export every product and variant as CSV")
+    p.add_argument("file", nargs="?", default="-", help="where to write (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+    def usage(args, env) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=usage)

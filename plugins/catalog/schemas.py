@@ -1,0 +1,103 @@
+"""Colander schemas: the plugin's settings, and every input a person or client sends."""
+
+import colander
+
+MB = 1024 * 1024
+
+
+class SettingsSchema(colander.MappingSchema):
+    """``mercato.catalog.*`` keys."""
+
+    page_size = colander.SchemaNode(
+        colander.Int(), missing=24, validator=colander.Range(1, 100), title="Products per page"
+    )
+    cache_max_age = colander.SchemaNode(
+        colander.Int(),
+        missing=60,
+        validator=colander.Range(0, 86_400),
+        title="Seconds a guest's browser or a shared cache may keep a catalog page",
+    )
+    upload_dir = colander.SchemaNode(
+        colander.String(), missing="var/uploads", env="MERCATO_UPLOAD_DIR"
+    )
+    upload_max_bytes = colander.SchemaNode(
+        colander.Int(), missing=10 * MB, validator=colander.Range(1024, 100 * MB)
+    )
+    # Pillow's own decompression-bomb guard uses a global; the catalog checks the
+    # declared size against this before decoding a single pixel.
+    image_max_pixels = colander.SchemaNode(
+        colander.Int(), missing=40_000_000, validator=colander.Range(10_000, 200_000_000)
+    )
+    # Dotted name of ``factory(settings) -> Storage`` (an S3 backend, say); empty means a
+    # local folder (upload_dir).
+    storage = colander.SchemaNode(colander.String(), missing="")
+
+
+def settings_schema() -> colander.MappingSchema:
+    return SettingsSchema()
+
+
+# ---------------------------------------------------------------------------
+# Staff forms
+# ---------------------------------------------------------------------------
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SKU_RE = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+class ProductForm(colander.MappingSchema):
+    name = colander.SchemaNode(
+        colander.String(), preparer=_strip, validator=colander.Length(1, 300), title="Name"
+    )
+    slug = colander.SchemaNode(
+        colander.String(),
+        preparer=_strip,
+        missing="",
+        validator=colander.All(
+            colander.Length(max=200),
+            colander.Regex(SLUG_RE, "Use lowercase letters, digits and dashes, like linen-shirt."),
+        ),
+        title="Address",
+    )
+    description = colander.SchemaNode(
+        colander.String(), preparer=_strip, missing="", validator=colander.Length(max=20_000)
+    )
+    active = colander.SchemaNode(colander.Boolean(), missing=False)
+
+
+class VariantForm(colander.MappingSchema):
+    sku = colander.SchemaNode(
+        colander.String(),
+        preparer=_strip,
+        validator=colander.Regex(SKU_RE, "Up to 64 letters, digits, dots, dashes or underscores."),
+        title="SKU",
+    )
+    name = colander.SchemaNode(
+        colander.String(), preparer=_strip, missing="", validator=colander.Length(max=200)
+    )
+    price = colander.SchemaNode(colander.String(), preparer=_strip, title="Price")
+    stock = colander.SchemaNode(
+        colander.Int(), validator=colander.Range(0, 2**31 - 1), title="Stock"
+    )
+    active = colander.SchemaNode(colander.Boolean(), missing=False)
+
+
+class CategoryForm(colander.MappingSchema):
+    name = colander.SchemaNode(
+        colander.String(), preparer=_strip, validator=colander.Length(1, 200), title="Name"
+    )
+    slug = colander.SchemaNode(
+        colander.String(),
+        preparer=_strip,
+        missing="",
+        validator=colander.All(
+            colander.Length(max=120),
+            colander.Regex(SLUG_RE, "Use lowercase letters, digits and dashes, like t-shirts."),
+        ),
+    )
+    parent = colander.SchemaNode(colander.String(), preparer=_strip, missing="")

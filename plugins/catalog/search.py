@@ -1,0 +1,377 @@
+"""Product search and listings: full text first, trigram similarity as the fallback.
+
+1. ``websearch_to_tsquery`` (quotes, ``or``, ``-word``; it never raises on odd input)
+   against the generated ``search`` column, ranked with ``ts_rank_cd`` so a hit in
+   the name (weight A) beats one in the description (B).
+2. When that finds nothing — a typo, a word cut short — every word as a prefix
+   (``jack:*``) or a name whose words are similar by trigrams (``jaket`` → jacket),
+   ranked by similarity. The page says it shows close matches.
+
+Category pages are the same query without text. Everything here is read-only and
+runs on ``request.read_dbsession``.
+"""
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy import desc, false, func, literal, literal_column, or_, select
+
+from mercato import Money
+
+from .models import MAX_AMOUNT, Category, Product, ProductCategory, ProductImage, Variant
+
+MAX_QUERY_CHARS = 200
+MAX_PREFIX_WORDS = 8
+MAX_PAGE = 1000
+# pg_trgm's word similarity for the fallback: 0.4 lets "jaket" find "jacket" (0.44)
+# and "sweter" find "sweater" (0.5) while "shirt" does not pull in "skirt" (0.33).
+WORD_SIMILARITY = 0.4
+# Below three characters trigrams match nearly everything: prefixes only.
+MIN_TRIGRAM_CHARS = 3
+SORTS = {
+    "relevance": "Best match",
+    "newest": "Newest",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "name": "Name",
+}
+SEARCH_CONFIG = literal_column("'english'::regconfig")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+class InvalidParameter(ValueError):
+    """A filter, sort or page value that makes no sense; the message says why."""
+
+
+def clean_query(raw: str | None) -> str:
+    """Free text as typed, made harmless: no control characters (NUL included, which
+    PostgreSQL refuses in text), collapsed spaces, at most ``MAX_QUERY_CHARS``."""
+    if not raw:
+        return ""
+    text = unicodedata.normalize("NFKC", raw[: MAX_QUERY_CHARS * 4])
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text[:MAX_QUERY_CHARS].strip()
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    category: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 24
+
+    def query_args(self, currency: str, **changes) -> dict:
+        """Query-string arguments for a link to these params with ``changes``."""
+        values = {
+            "q": self.q,
+            "category": self.category,
+            "min_price": major_units(self.min_price, currency),
+            "max_price": major_units(self.max_price, currency),
+            "sort": self.sort,
+            "page": self.page,
+        }
+        values.update(changes)
+        if values["page"] == 1:
+            values.pop("page")
+        if values["sort"] == "relevance":
+            values.pop("sort")
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def major_units(amount: int | None, currency: str) -> str | None:
+    return None if amount is None else str(Money(amount, currency).decimal())
+
+
+def _price(raw: str | None, currency: str, label: str) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        amount = Money.parse(raw[:32], currency).amount
+    except ValueError:
+        raise InvalidParameter(
+            f"The {label} price must be an amount such as 25 or 25.50."
+        ) from None
+    if amount < 0:
+        raise InvalidParameter(f"The {label} price cannot be negative.")
+    if amount > MAX_AMOUNT:
+        raise InvalidParameter(f"The {label} price is larger than anything we sell.")
+    return amount
+
+
+def parse_page(raw: str | None) -> int:
+    raw = (raw or "1").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise InvalidParameter("The page number must be a whole number such as 2.")
+    page = int(raw)
+    if page < 1:
+        raise InvalidParameter("The page number must be 1 or more.")
+    if page > MAX_PAGE:
+        raise InvalidParameter(
+            f"We show at most {MAX_PAGE} pages of results: please narrow your search."
+        )
+    return page
+
+
+def _single(params, name: str) -> str | None:
+    values = params.getall(name) if hasattr(params, "getall") else [params.get(name)]
+    values = [v for v in values if v not in (None, "")]
+    return values[-1] if values else None
+
+
+def parse_params(params, currency: str, per_page: int, default_sort: str = "relevance"):
+    """``SearchParams`` from a query string (a WebOb MultiDict or a dict).
+
+    Free text never fails: any string is a query. Structured values that make no
+    sense (``page=abc``, ``min_price=lots``, ``sort=evil``) raise ``InvalidParameter``.
+    """
+    sort = _single(params, "sort") or default_sort
+    if sort not in SORTS:
+        raise InvalidParameter(f"Sort by one of: {', '.join(SORTS)}.")
+    min_price = _price(_single(params, "min_price"), currency, "lowest")
+    max_price = _price(_single(params, "max_price"), currency, "highest")
+    if min_price is not None and max_price is not None and min_price > max_price:
+        raise InvalidParameter("The lowest price is above the highest price.")
+    category = _single(params, "category")
+    if category is not None:
+        category = category.strip()[:120] or None
+    return SearchParams(
+        q=clean_query(_single(params, "q")),
+        category=category,
+        min_price=min_price,
+        max_price=max_price,
+        sort=sort,
+        page=parse_page(_single(params, "page")),
+        per_page=per_page,
+    )
+
+
+@dataclass
+class ProductCard:
+    """What a listing shows of one product."""
+
+    id: int
+    slug: str
+    name: str
+    price_from: Money | None
+    in_stock: bool
+    image: dict | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "price_from": self.price_from.to_json() if self.price_from else None,
+            "in_stock": self.in_stock,
+            "image": self.image,
+        }
+
+
+@dataclass
+class Facet:
+    slug: str
+    name: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class SearchResult:
+    params: SearchParams
+    items: list[ProductCard]
+    total: int
+    facets: list[Facet] = field(default_factory=list)
+    fuzzy: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.params.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.params.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.params.page > 1
+
+
+def category_subtree(category_path: str):
+    """Products filed under the category at ``category_path`` or any descendant."""
+    escaped = category_path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return (
+        select(ProductCategory.product_id)
+        .join(Category, Category.id == ProductCategory.category_id)
+        .where(or_(Category.path == category_path, Category.path.like(escaped + "/%")))
+    )
+
+
+def find_category(session, slug: str) -> Category | None:
+    return session.execute(select(Category).where(Category.slug == slug)).scalar_one_or_none()
+
+
+def _filters(params: SearchParams, category: Category | None) -> list:
+    conditions = [Product.active]
+    if params.min_price is not None:
+        conditions.append(Product.price_from >= params.min_price)
+    if params.max_price is not None:
+        conditions.append(Product.price_from <= params.max_price)
+    if category is not None:
+        conditions.append(Product.id.in_(category_subtree(category.path)))
+    return conditions
+
+
+def _text_match(q: str):
+    tsquery = func.websearch_to_tsquery(SEARCH_CONFIG, q)
+    # The cover-density rank: plain ts_rank scores every document 1e-20 as soon as
+    # the query has an exclusion ("jacket -rain"), which would lose the name weight.
+    return Product.search.op("@@")(tsquery), func.ts_rank_cd(Product.search, tsquery)
+
+
+def _fuzzy_match(q: str):
+    words = _WORD.findall(q)[:MAX_PREFIX_WORDS]
+    matches, ranks = [], []
+    if words:
+        prefixes = func.to_tsquery(SEARCH_CONFIG, " & ".join(f"{w}:*" for w in words))
+        matches.append(Product.search.op("@@")(prefixes))
+        ranks.append(func.ts_rank(Product.search, prefixes))
+    if len(q) >= MIN_TRIGRAM_CHARS:
+        # ``name %> q`` is ``q <% name``: q is close to some run of words in the name.
+        matches.append(Product.name.op("%>")(q))
+        ranks.append(func.word_similarity(q, Product.name))
+    if not matches:
+        return false(), None
+    return or_(*matches), func.greatest(*ranks) if len(ranks) > 1 else ranks[0]
+
+
+def _order(params: SearchParams, rank):
+    if params.sort == "price_asc":
+        return [Product.price_from.asc().nulls_last(), Product.id]
+    if params.sort == "price_desc":
+        return [Product.price_from.desc().nulls_last(), Product.id]
+    if params.sort == "name":
+        return [Product.name, Product.id]
+    if params.sort == "relevance" and rank is not None:
+        return [desc(rank), Product.id.desc()]
+    return [Product.created_at.desc(), Product.id.desc()]
+
+
+def _count(session, conditions) -> int:
+    return session.execute(select(func.count()).select_from(Product).where(*conditions)).scalar()
+
+
+def _facets(session, conditions, selected: str | None) -> list[Facet]:
+    # Aggregate by id first and name the (at most 50) categories after: joining the
+    # names row by row costs several times more on a broad query.
+    matching = select(Product.id).where(*conditions)
+    counts = (
+        select(ProductCategory.category_id, func.count().label("n"))
+        .where(ProductCategory.product_id.in_(matching))
+        .group_by(ProductCategory.category_id)
+        .order_by(func.count().desc())
+        .limit(50)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Category.slug, Category.name, counts.c.n)
+        .join(counts, counts.c.category_id == Category.id)
+        .order_by(counts.c.n.desc(), Category.name)
+    ).all()
+    return [Facet(slug, name, count, slug == selected) for slug, name, count in rows]
+
+
+def cards(session, rows, currency: str) -> list[ProductCard]:
+    """Listing cards for ``rows`` (id, slug, name, price_from), in order: first image
+    and whether anything is in stock come from two indexed queries for the page."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    images: dict[int, dict] = {}
+    for row in session.execute(
+        select(ProductImage.product_id, ProductImage.key, ProductImage.extension, ProductImage.alt)
+        .where(ProductImage.product_id.in_(ids))
+        .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)
+    ):
+        images.setdefault(
+            row.product_id, {"key": row.key, "extension": row.extension, "alt": row.alt}
+        )
+    stocked = set(
+        session.execute(
+            select(Variant.product_id)
+            .where(Variant.product_id.in_(ids), Variant.active, Variant.stock > 0)
+            .distinct()
+        ).scalars()
+    )
+    return [
+        ProductCard(
+            id=row.id,
+            slug=row.slug,
+            name=row.name,
+            price_from=Money(row.price_from, currency) if row.price_from is not None else None,
+            in_stock=row.id in stocked,
+            image=images.get(row.id),
+        )
+        for row in rows
+    ]
+
+
+def search(session, params: SearchParams, currency: str, with_facets: bool = True):
+    """Run ``params`` and return a ``SearchResult``.
+
+    An unknown category slug raises ``InvalidParameter``. A page past the last one is
+    an empty page, not an error (results change between two clicks).
+    """
+    category = None
+    if params.category:
+        category = find_category(session, params.category)
+        if category is None:
+            raise InvalidParameter("That category does not exist (any more).")
+    base = _filters(params, category)
+    unfiltered = _filters(params, None)
+    match, rank, fuzzy, total = None, None, False, None
+    if params.q:
+        match, rank = _text_match(params.q)
+        total = _count(session, [*base, match])
+        if total == 0:
+            # SET LOCAL: only this read transaction uses the looser threshold.
+            threshold = literal(str(WORD_SIMILARITY))
+            session.execute(
+                select(func.set_config("pg_trgm.word_similarity_threshold", threshold, True))
+            )
+            match, rank = _fuzzy_match(params.q)
+            fuzzy, total = True, None
+    conditions = [*base, match] if match is not None else base
+    if total is None:
+        total = _count(session, conditions)
+    rows = []
+    if total and (params.page - 1) * params.per_page < total:
+        rows = session.execute(
+            select(Product.id, Product.slug, Product.name, Product.price_from)
+            .where(*conditions)
+            .order_by(*_order(params, rank))
+            .limit(params.per_page)
+            .offset((params.page - 1) * params.per_page)
+        ).all()
+    facets = []
+    if with_facets:
+        # Facets count the query without its own category filter, so a shopper sees
+        # where else the results are.
+        facet_conditions = [*unfiltered, match] if match is not None else unfiltered
+        facets = _facets(session, facet_conditions, params.category)
+    return SearchResult(params, cards(session, rows, currency), total, facets, fuzzy)
+
+
+def newest(session, currency: str, limit: int = 12) -> list[ProductCard]:
+    rows = session.execute(
+        select(Product.id, Product.slug, Product.name, Product.price_from)
+        .where(Product.active)
+        .order_by(Product.created_at.desc(), Product.id.desc())
+        .limit(limit)
+    ).all()
+    return cards(session, rows, currency)

@@ -1,0 +1,87 @@
+"""Stripe's webhook and the page 3-D Secure returns to; both finish a payment through
+``mercato.payments.payment_updated``, whichever comes first (the other then changes
+nothing)."""
+
+import hmac
+import logging
+
+import stripe
+from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPSeeOther
+from pyramid.view import view_config
+
+from mercato import payments
+
+from .gateway import PAYMENT_INTENT_ID, PROVIDER, result_of
+from .hooks import SETTINGS_KEY, gateway
+
+log = logging.getLogger(__name__)
+
+# Event type → what it says about the PaymentIntent in ``data.object``.
+EVENTS = {
+    "payment_intent.amount_capturable_updated",  # manual capture: authorized
+    "payment_intent.succeeded",  # captured
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+}
+
+
+def _bad_request(request, message: str) -> dict:
+    request.response.status_int = 400
+    return {"error": {"status": 400, "message": message}}
+
+
+@view_config(
+    route_name="stripe_webhook", request_method="POST", renderer="json", require_csrf=False
+)
+def webhook(request):
+    """Stripe's signed events. Signature checked first: nothing is read before that."""
+    settings = request.registry.settings[SETTINGS_KEY]
+    signature = request.headers.get("Stripe-Signature", "")
+    try:
+        event = stripe.Webhook.construct_event(
+            request.body.decode("utf-8"),
+            signature,
+            settings["webhook_secret"],
+            tolerance=settings["webhook_tolerance"],
+        )
+    except stripe.SignatureVerificationError:
+        log.warning("stripe webhook: bad signature")
+        return _bad_request(request, "invalid signature")
+    except (ValueError, UnicodeDecodeError):
+        return _bad_request(request, "invalid payload")
+    if event.type not in EVENTS:
+        return {"received": True, "applied": False}
+    pi = event.data.object
+    # The PaymentIntent's status in the event says what happened; the kernel ignores
+    # anything older than what it already applied.
+    order = payments.payment_updated(
+        request, PROVIDER, pi.id, result_of(pi), event_id=event.id, occurred_at=event.created
+    )
+    return {"received": True, "applied": order is not None}
+
+
+@view_config(route_name="stripe_return", request_method="GET")
+def return_page(request):
+    """Where the browser lands after 3-D Secure (Stripe.js or Stripe's redirect)."""
+    reference = request.GET.get("payment_intent", "")
+    secret = request.GET.get("payment_intent_client_secret", "")
+    if not PAYMENT_INTENT_ID.match(reference):
+        raise HTTPBadRequest("This payment link is not valid.")
+    try:
+        pi = gateway(request.registry).retrieve(reference)
+    except stripe.InvalidRequestError:
+        raise HTTPNotFound() from None
+    except stripe.StripeError:
+        log.warning("stripe return: could not read %s", reference)
+        raise HTTPBadRequest(
+            "We could not check your payment with the bank just now. Please reload this page."
+        ) from None
+    # Only the browser that holds the client secret may look at this payment.
+    if not hmac.compare_digest(secret.encode(), (pi.client_secret or "").encode()):
+        raise HTTPNotFound()
+    order = payments.payment_updated(request, PROVIDER, pi.id, result_of(pi))
+    if order is None:
+        raise HTTPNotFound()
+    if order.status == "cancelled":
+        return HTTPSeeOther(request.route_url("checkout_payment"))
+    return HTTPSeeOther(payments.order_page_url(request, order))

@@ -1,0 +1,135 @@
+"""A shopper in Chromium: product page → cart → checkout → card typed into Stripe.js
+(localstripe's) → paid order; and a card that needs 3-D Secure, confirmed in the
+browser. Real PostgreSQL, Redis, localstripe and waitress; no step is simulated."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from webtest.http import StopableWSGIServer
+
+from mercato import make_app
+from mercato.orders.models import Order
+from mercato.testing import base_settings
+from mercato_catalog.models import Product, Variant
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CARD_OK = "4242424242424242"
+CARD_3DS = "4000002500003155"
+
+
+@pytest.fixture
+def shop(migrated_database, redis_url, stripe_settings, localstripe, clean_stores, dbsession):
+    product = Product(slug="blue-mug", name="Blue Mug", description="Enamel", active=True)
+    product.variants.append(
+        Variant(sku="MUG-BLUE", name="", price_amount=1250, price_currency="EUR", stock=5)
+    )
+    dbsession.add(product)
+    dbsession.commit()
+    settings = base_settings(
+        **{
+            "sqlalchemy.url": migrated_database,
+            "redis.url": redis_url,
+            "mercato.plugins": "catalog cart payments_stripe notifications",
+            "mercato.notifications.transport": "log",
+            **stripe_settings,
+        }
+    )
+    app = make_app(settings, environ={})
+    server = StopableWSGIServer.create(app, host="127.0.0.1", threads=4)
+    localstripe.send_webhooks_to(f"{server.application_url}stripe/webhook")
+    yield server.application_url.rstrip("/")
+    server.shutdown()
+    app.registry.db_engine.dispose()
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: (
+                errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
+        )
+        yield page
+        browser.close()
+        assert errors == [], "no script error and no CSP violation on any page"
+
+
+def buy_one_mug(page, shop: str, card: str) -> None:
+    page.goto(f"{shop}/p/blue-mug")
+    page.get_by_role("button", name="Add to cart").click()
+    page.goto(f"{shop}/checkout")
+    page.fill("#f-email", "ada@example.com")
+    page.fill("#f-name", "Ada Lovelace")
+    page.fill("#f-line1", "1 Analytical Row")
+    page.fill("#f-postal_code", "75001")
+    page.fill("#f-city", "Paris")
+    page.fill("#f-country", "FR")
+    page.get_by_role("button", name="Continue to review").click()
+    page.get_by_role("link", name="Continue to payment").click()
+    card_field = page.locator("#stripe-card-element input")
+    card_field.first.wait_for()
+    page.fill('#stripe-card-element input[placeholder="number"]', card)
+    page.fill('#stripe-card-element input[placeholder="exp_month"]', "12")
+    page.fill('#stripe-card-element input[placeholder="exp_year"]', "34")
+    page.fill('#stripe-card-element input[placeholder="cvc"]', "123")
+    page.fill('#stripe-card-element input[placeholder="postal_code"]', "75001")
+    page.get_by_role("button", name="Pay").click()
+
+
+def the_order(dbsession) -> Order:
+    dbsession.expire_all()
+    return dbsession.scalars(select(Order)).one()
+
+
+def test_shopper_pays_with_a_card_in_the_browser(shop, page, dbsession):
+    buy_one_mug(page, shop, CARD_OK)
+    page.wait_for_url("**/checkout/done/**")
+    assert "Thank you for your order" in page.content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "storefront-confirmation.png"), full_page=True)
+
+    order = the_order(dbsession)
+    assert (order.status, order.total_amount, order.email) == ("paid", 1250, "ada@example.com")
+    assert [line.name for line in order.lines] == ["Blue Mug"]
+    stock = dbsession.scalar(select(Variant.stock).where(Variant.sku == "MUG-BLUE"))
+    assert stock == 4
+    page.goto(f"{shop}/cart")
+    assert "Your cart is empty." in page.content()
+
+
+def test_card_that_needs_3d_secure_is_confirmed_in_the_browser(shop, page, dbsession):
+    buy_one_mug(page, shop, CARD_3DS)
+    # localstripe's Stripe.js asks, in a modal, whether the bank confirms.
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url("**/checkout/done/**", timeout=20_000)
+    assert "Thank you for your order" in page.content()
+    # The return page or localstripe's webhook, whichever came first, finished the order.
+    for _ in range(40):
+        if the_order(dbsession).status == "paid":
+            break
+        page.wait_for_timeout(250)
+    assert the_order(dbsession).status == "paid"

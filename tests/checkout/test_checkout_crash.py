@@ -1,0 +1,166 @@
+"""A checkout whose process is SIGKILLed mid-way, then ``mercato reconcile`` from the
+command line: every PaymentIntent ends captured with a paid order, or cancelled."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from mercato.orders import models as m
+
+from .shopping import (
+    ADDRESS,
+    CARD_OK,
+    REPO,
+    SHOP_PLUGIN,
+    child_env,
+    orders,
+    payment_intents,
+    payments,
+    stock,
+)
+
+PLUGINS = ["payments_stripe", SHOP_PLUGIN]
+
+
+@pytest.fixture
+def mercato_plugins():
+    return PLUGINS
+
+
+@pytest.fixture
+def app_settings(served_settings):
+    return served_settings(PLUGINS)
+
+
+@pytest.fixture
+def served(serve, app_settings):
+    """``served(kill_at)`` → the app in a process that kills itself at ``kill_at``."""
+    return lambda kill_at: serve(app_settings, TEST_SHOP_KILL=kill_at)
+
+
+@pytest.fixture
+def reconcile_cli(app_settings, tmp_path):
+    """``reconcile_cli()`` runs ``mercato -c … reconcile --grace 0 --json`` for real."""
+    ini = tmp_path / "shop.ini"
+    lines = ["[app:main]", "use = egg:mercato"] + [f"{k} = {v}" for k, v in app_settings.items()]
+    ini.write_text("\n".join(lines) + "\n")
+
+    def run() -> dict:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mercato.cli",
+                "-c",
+                str(ini),
+                "reconcile",
+                "--grace",
+                "0",
+                "--json",
+            ],
+            cwd=REPO,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    return run
+
+
+def checkout_until_killed(base: str, process: subprocess.Popen, localstripe) -> requests.Session:
+    browser = requests.Session()
+    token = browser.get(f"{base}/api/session/csrf", timeout=10).json()["csrf_token"]
+    browser.post(
+        f"{base}/test-shop/cart",
+        json={"sku": "DESK", "quantity": 1},
+        headers={"X-CSRF-Token": token},
+        timeout=10,
+    ).raise_for_status()
+    response = browser.post(
+        f"{base}/checkout/address",
+        data={**ADDRESS, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 303
+    card = localstripe.client().v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": CARD_OK, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
+        }
+    )
+    with pytest.raises(requests.ConnectionError):
+        browser.post(
+            f"{base}/checkout/payment",
+            data={"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+    assert process.wait(timeout=10) == -signal.SIGKILL
+    return browser
+
+
+def test_killed_between_commit_and_capture_reconcile_captures_exactly_once(
+    served, reconcile_cli, shop_items, localstripe, dbsession
+):
+    shop_items("DESK", "Oak desk", 25000, 4)
+    process, base = served("after_commit")
+
+    checkout_until_killed(base, process, localstripe)
+
+    [order] = orders(dbsession)
+    assert order.status == m.AUTHORIZED, "the order committed; the capture never ran"
+    [pi] = payment_intents(localstripe)
+    assert pi.status == "requires_capture"
+    assert stock(dbsession, "DESK") == 3
+
+    first = reconcile_cli()
+    second = reconcile_cli()
+
+    assert first["captured_orders"] == [order.number]
+    assert second == {
+        "voided_payments": [],
+        "captured_orders": [],
+        "marked_paid_orders": [],
+        "cancelled_orders": [],
+        "failures": [],
+    }
+    [order] = orders(dbsession)
+    assert order.status == m.PAID and order.amount_captured == 25000
+    assert [c.new_status for c in order.history].count(m.PAID) == 1
+    [pi] = payment_intents(localstripe)
+    assert pi.status == "succeeded" and pi.amount == 25000
+    [payment] = payments(dbsession)
+    assert payment.status == m.PAYMENT_CAPTURED and payment.amount_captured == 25000
+
+
+def test_killed_between_authorize_and_commit_reconcile_voids_the_authorization(
+    served, reconcile_cli, shop_items, localstripe, dbsession
+):
+    shop_items("DESK", "Oak desk", 25000, 4)
+    process, base = served("before_commit")
+
+    checkout_until_killed(base, process, localstripe)
+
+    assert orders(dbsession) == []
+    assert stock(dbsession, "DESK") == 4
+    [pi] = payment_intents(localstripe)
+    assert pi.status == "requires_capture", "an authorization without an order: the zombie"
+    [payment] = payments(dbsession)
+    assert payment.order_id is None
+
+    first = reconcile_cli()
+    second = reconcile_cli()
+
+    assert first["voided_payments"] == [payment.id]
+    assert second["voided_payments"] == []
+    [pi] = payment_intents(localstripe)
+    assert pi.status == "canceled"
+    assert [p.status for p in payments(dbsession)] == [m.PAYMENT_VOIDED]

@@ -1,0 +1,180 @@
+"""The checkout's steps and JSON API, order pages, history and the staff API."""
+
+import pytest
+
+from mercato.orders import models as m
+from mercato.testing import csrf_token, login
+
+from .shopping import (
+    ADDRESS,
+    CARD_DECLINED,
+    SHOP_PLUGIN,
+    Shopper,
+    orders,
+    payment_intents,
+    payments,
+    stock,
+)
+
+
+@pytest.fixture
+def mercato_plugins():
+    return ["payments_stripe", "tests.checkout.shop_plugin"]
+
+
+@pytest.fixture
+def books(shop_items):
+    shop_items("BOOK-1", "Notebook", 800, 2)
+    shop_items("PEN-1", "Fountain pen", 2200, 10)
+
+
+def test_address_step_says_what_is_wrong_next_to_each_field_and_keeps_values(shopper, books):
+    shopper.add("BOOK-1")
+    page = shopper.app.post(
+        "/checkout/address",
+        {**ADDRESS, "email": "not-an-email", "country": "France", "csrf_token": shopper.token},
+        status=400,
+    )
+    assert "Enter an email address like a@b.com." in page.text
+    assert "Use the two-letter country code" in page.text
+    assert 'value="12 Analytical Street"' in page.text, "what was typed is kept"
+    assert 'aria-invalid="true"' in page.text
+
+
+def test_steps_show_server_side_totals_and_the_payment_methods(shopper, books, localstripe):
+    shopper.add("BOOK-1", 2)
+    shopper.add("PEN-1", 1)
+    shopper.address()
+
+    review = shopper.app.get("/checkout/review")
+    payment = shopper.app.get("/checkout/payment")
+
+    assert "€38.00" in review.text and "Notebook" in review.text
+    assert "Pay €38.00" in payment.text
+    assert 'name="method" value="stripe_card"' in payment.text
+    assert localstripe.js_url in payment.text
+    assert "<script>" not in payment.text, "no inline script (CSP)"
+
+
+def test_double_submit_gives_the_same_order_and_one_payment(shopper, books, dbsession, localstripe):
+    shopper.add("BOOK-1")
+    shopper.address()
+    card = shopper.card()
+    token = shopper.token
+    form = {"method": "stripe_card", "details.payment_method": card, "csrf_token": token}
+
+    first = shopper.app.post("/checkout/payment", form, status=303)
+    # The second click of an impatient shopper, with the form as it was.
+    shopper.app.post("/checkout/payment", form, status=409)
+
+    [order] = orders(dbsession)
+    assert first.location.endswith(order.access_token)
+    assert len(payment_intents(localstripe)) == 1
+    assert stock(dbsession, "BOOK-1") == 1
+
+
+def test_json_checkout_places_an_order_and_explains_refusals(shop, books, dbsession, localstripe):
+    shopper = Shopper(shop, localstripe)
+    headers = {"X-CSRF-Token": csrf_token(shop)}
+    shopper.add("BOOK-1", 3)
+    shop.put_json(
+        "/api/checkout/address",
+        {
+            "email": "bob@example.com",
+            "shipping_address": {k: v for k, v in ADDRESS.items() if k != "email"},
+        },
+        headers=headers,
+    )
+
+    summary = shop.get("/api/checkout").json
+    assert summary["total"] == {"amount": 2400, "currency": "EUR"}
+    assert summary["problems"] == ["Sorry, only 2 of Notebook left (you asked for 3)."]
+    assert summary["payment_methods"][0]["code"] == "stripe_card"
+
+    refused = shop.post_json(
+        "/api/checkout/orders",
+        {"method": "stripe_card", "details": {"payment_method": shopper.card()}},
+        headers=headers,
+        status=409,
+    )
+    assert "only 2 of Notebook left" in refused.json["error"]["message"]
+    assert payment_intents(localstripe) == [], "no authorization for a cart that cannot ship"
+
+    shopper.add("BOOK-1", -1)
+    declined = shop.post_json(
+        "/api/checkout/orders",
+        {"method": "stripe_card", "details": {"payment_method": shopper.card(CARD_DECLINED)}},
+        headers=headers,
+        status=402,
+    )
+    assert declined.json["error"]["message"].startswith("Your card was declined")
+
+    placed = shop.post_json(
+        "/api/checkout/orders",
+        {"method": "stripe_card", "details": {"payment_method": shopper.card()}},
+        headers=headers,
+        status=201,
+    ).json["order"]
+    assert placed["total"] == {"amount": 1600, "currency": "EUR"}
+    assert placed["email"] == "bob@example.com"
+    link = placed["url"].split("localhost", 1)[1]
+    assert shop.get("/api" + link).json["order"]["status"] == m.PAID
+    assert shopper.cart() == {}
+
+
+def test_guest_order_page_needs_its_secret_link(
+    shopper, books, dbsession, make_test_app, shop_settings
+):
+    shopper.checkout("PEN-1")
+    [order] = orders(dbsession)
+
+    page = shopper.app.get(f"/orders/{order.access_token}")
+    assert order.number in page.text and "Fountain pen" in page.text
+
+    stranger = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN], **shop_settings)
+    stranger.get(f"/orders/{order.access_token}x", status=404)
+    stranger.get(f"/account/orders/{order.number}", status=303)  # to the login page
+
+
+def test_customer_sees_their_history_and_not_another_customers_order(
+    shopper, books, dbsession, customer_user, make_user
+):
+    login(shopper.app, customer_user.email)
+    shopper.checkout("PEN-1")
+    [order] = orders(dbsession)
+    assert order.customer_id == customer_user.id
+
+    history = shopper.app.get("/account/orders")
+    assert order.number in history.text
+    assert shopper.app.get("/api/account/orders").json["orders"][0]["number"] == order.number
+
+    other = make_user("other@example.com")
+    shopper.app.post("/logout", {"csrf_token": shopper.token}, status="*")
+    login(shopper.app, other.email)
+    shopper.app.get(f"/account/orders/{order.number}", status=404)
+    assert shopper.app.get("/api/account/orders").json["orders"] == []
+
+
+def test_staff_refund_api_refuses_more_than_was_captured(
+    shopper, books, dbsession, staff_user, customer_user, make_test_app, shop_settings
+):
+    shopper.checkout("PEN-1", 2)
+    [order] = orders(dbsession)
+    staff = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN], **shop_settings)
+    login(staff, staff_user.email)
+    headers = {"X-CSRF-Token": csrf_token(staff)}
+    url = f"/api/staff/orders/{order.number}/refunds"
+
+    too_much = staff.post_json(url, {"amount": "44.01"}, headers=headers, status=409)
+    assert "only €44.00" in too_much.json["error"]["message"]
+
+    done = staff.post_json(url, {"amount": "44.00", "reason": "broken"}, headers=headers)
+    assert done.json["order"]["status"] == m.REFUNDED
+    assert staff.post_json(url, {"amount": "0.01"}, headers=headers, status=409)
+    [payment] = payments(dbsession)
+    assert payment.amount_refunded == 4400
+
+    # A guest is asked to log in; a customer is refused.
+    shopper.app.post_json(url, {"amount": "1"}, headers={"X-CSRF-Token": shopper.token}, status=401)
+    login(shopper.app, customer_user.email)
+    shopper.app.post_json(url, {"amount": "1"}, headers={"X-CSRF-Token": shopper.token}, status=403)

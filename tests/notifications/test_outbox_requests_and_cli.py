@@ -1,0 +1,125 @@
+"""The outbox in a real request (pyramid_tm) and through the ``mercato`` command, run as
+a store owner runs it: ``mercato worker`` and ``mercato outbox list|retry``."""
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mercato.outbox import Worker, enqueue
+
+from .outbox_helpers import deliveries, message_count, order_payload
+
+ROOT = Path(__file__).resolve().parents[2]
+MERCATO = [sys.executable, "-m", "mercato.cli"]
+ENV = {"PYTHONPATH": str(ROOT)}
+
+
+def test_a_request_sends_its_email_after_commit_and_none_when_it_fails(
+    make_test_app, smtp_settings, smtp_server, db_engine
+):
+    app = make_test_app(
+        plugins=["notifications", "tests.notifications.shop_events"], **smtp_settings
+    )
+
+    assert app.get("/test/sign-up", {"email": "anna@example.com"}).text == "welcome"
+    [message] = smtp_server.messages
+    assert (message["To"], message["Subject"]) == ("anna@example.com", "Welcome to Test Shop")
+
+    app.get("/test/sign-up", {"email": "bob@example.com", "refuse": "1"}, status=400)
+    assert message_count(db_engine) == 1
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.fixture
+def ini(tmp_path, migrated_database, redis_url, smtp_server):
+    path = tmp_path / "shop.ini"
+    path.write_text(
+        "[app:main]\nuse = egg:mercato\n"
+        "mercato.plugins = notifications\n"
+        "mercato.secret = s3cr3t-value\n"
+        "mercato.shop_name = Test Shop\n"
+        f"sqlalchemy.url = {migrated_database}\nredis.url = {redis_url}\n"
+        f"mercato.notifications.host = {smtp_server.host}\n"
+        f"mercato.notifications.port = {smtp_server.port}\n"
+        "mercato.notifications.timeout = 2\n"
+    )
+    return path
+
+
+def run(*args):
+    return subprocess.run(
+        [*MERCATO, *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=ENV
+    )
+
+
+def record_without_delivery(tm_session, *payloads):
+    """Enqueue through a session that does not know its app: only a worker delivers."""
+    session, manager = tm_session
+    with manager:
+        for payload in payloads:
+            enqueue(session, "order.placed", payload)
+
+
+def test_worker_once_delivers_what_waits(ini, tm_session, smtp_server):
+    record_without_delivery(tm_session, order_payload(number="M-7"))
+    listing = run("-c", str(ini), "outbox", "list")
+    assert "new      order.placed" in listing.stdout and "anna@example.com" in listing.stdout
+
+    result = run("-c", str(ini), "worker", "--once")
+    assert result.returncode == 0, result.stderr
+    [message] = smtp_server.messages
+    assert message["Subject"] == "Order M-7 confirmed — Test Shop"
+    assert run("-c", str(ini), "outbox", "list").stdout == "nothing pending\n"
+
+
+def test_worker_runs_until_terminated(ini, tm_session, smtp_server, db_engine):
+    worker = subprocess.Popen(
+        [*MERCATO, "-c", str(ini), "worker", "--interval", "0.2"],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        record_without_delivery(
+            tm_session, order_payload(number="M-1"), order_payload(number="M-2")
+        )
+        smtp_server.wait_for(2, timeout=30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert {d.status for d in deliveries(db_engine)} == {"sent"}
+    assert len(smtp_server.messages) == 2
+
+
+def test_list_dead_and_retry(ini, app_session, registry, smtp_server, db_engine):
+    smtp_server.stop()
+    session, manager = app_session
+    with manager:
+        enqueue(session, "account.created", {"email": "bob@example.com"})
+    Worker(registry, max_attempts=1).run_once(now=deliveries(db_engine)[0].next_attempt_at)
+    [delivery] = deliveries(db_engine)
+    assert delivery.status == "dead"
+
+    assert run("-c", str(ini), "outbox", "list").stdout == "nothing pending\n"
+    dead = run("-c", str(ini), "outbox", "list", "--dead")
+    assert dead.returncode == 0, dead.stderr
+    lines = dead.stdout.splitlines()
+    assert lines[0].split()[:4] == [str(delivery.id), "dead", "account.created", "bob@example.com"]
+    assert lines[1].startswith("        error: ConnectionRefusedError: ")
+
+    smtp_server.start()
+    retried = run("-c", str(ini), "outbox", "retry", str(delivery.id))
+    assert (retried.returncode, retried.stdout) == (0, f"delivery {delivery.id}: delivered\n")
+    [message] = smtp_server.messages
+    assert message["To"] == "bob@example.com"
+
+    again = run("-c", str(ini), "outbox", "retry", str(delivery.id))
+    assert again.returncode == 1
+    assert "was already sent; retrying would repeat it" in again.stdout
+    assert len(smtp_server.messages) == 1
