@@ -8,8 +8,9 @@ import os
 
 from pyramid.config import Configurator
 
+from .admin.navigation import AdminLink
 from .db import Base
-from .exceptions import ConfigurationError, OutOfStock
+from .exceptions import CartProblem, CheckoutError, ConfigurationError, OutOfStock
 from .hookspecs import hookimpl
 from .money import Money
 from .payments import PaymentInfo, PaymentMethod, PaymentResult
@@ -25,7 +26,10 @@ from .pricing import (
 
 __all__ = [
     "Adjustment",
+    "AdminLink",
     "Base",
+    "CartProblem",
+    "CheckoutError",
     "ConfigurationError",
     "Line",
     "Money",
@@ -78,6 +82,7 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include(".templating")  # Jinja2, slots, money filter
     config.include(".views")  # the home route every storefront page links to
     config.include(".orders")  # checkout as one transaction with payment and stock; orders
+    config.include(".admin")  # store owners run the shop from /admin; every staff action audited
     config.include(".health")  # /healthz, /readyz
     config.include(".errors")  # error pages that leak nothing
     config.include(".requestlog")  # a line per request an operator can grep by request id

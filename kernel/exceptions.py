@@ -9,6 +9,30 @@ class ConfigurationError(Exception):
     """
 
 
+class CheckoutError(Exception):
+    """Checkout cannot go on; ``message`` tells the shopper why and what to do.
+
+    A plugin may raise it (or ``CartProblem``) from a hook that runs during checkout —
+    ``mercato_order_placed``, ``mercato_reserve_stock`` — to refuse the order: the
+    transaction aborts, the authorization is voided, and the shopper sees the message
+    on the payment step (HTML) or in the JSON error.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, sku: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.sku = sku
+
+
+class CartProblem(CheckoutError):
+    """Something in the cart cannot be bought as it is (409)."""
+
+    status = 409
+
+
 class OutOfStock(Exception):
     """Raised by ``mercato_reserve_stock`` to refuse a reservation.
 

@@ -275,7 +275,10 @@ def mercato_notify(event, payload, registry):
 
 @hookspec
 def mercato_order_placed(order):
-    """An order was created. Called for every plugin, inside the checkout transaction."""
+    """An order was created. Called for every plugin, inside the checkout transaction,
+    after its lines and stock reservation are written (``object_session(order)`` is the
+    checkout's session). Raising ``mercato.CheckoutError`` refuses the order: everything
+    is rolled back and the shopper sees the message."""
 
 
 @hookspec

@@ -7,10 +7,13 @@ later through ``payment_updated``. The kernel keeps its own record of every paym
 (``mercato.orders.models.Payment``): the plugin never touches orders.
 """
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from .money import Money
+
+log = logging.getLogger(__name__)
 
 # What a provider may say about a payment, in the order a payment lives through them.
 REQUIRES_ACTION = "requires_action"  # the shopper must finish it in the browser (3-D Secure)
@@ -150,3 +153,46 @@ def payment_updated(
 def order_page_url(request, order) -> str:
     """Where to send the shopper for ``order``: its confirmation page (secret link)."""
     return request.route_url("checkout_confirmation", token=order.access_token)
+
+
+def void(registry, payment: "PaymentInfo") -> tuple["PaymentResult | None", str]:
+    """Ask the payment's plugin to void it; never raises.
+
+    Returns ``(result, "")`` when the provider settled it (``voided``, or ``failed``:
+    nothing left to void), else ``(None, why)``: the caller records why and
+    ``mercato reconcile`` tries again.
+    """
+    return _ask(
+        registry.hooks.mercato_void_payment,
+        ("voided", "failed"),
+        payment,
+        registry=registry,
+        payment=payment,
+        idempotency_key=f"{payment.idempotency_prefix}:void",
+    )
+
+
+def capture(registry, payment: "PaymentInfo") -> tuple["PaymentResult | None", str]:
+    """Ask the payment's plugin to capture all of it; never raises (see ``void``)."""
+    return _ask(
+        registry.hooks.mercato_capture_payment,
+        ("captured",),
+        payment,
+        registry=registry,
+        payment=payment,
+        amount=payment.amount_money,
+        idempotency_key=f"{payment.idempotency_prefix}:capture",
+    )
+
+
+def _ask(hook, settled: tuple[str, ...], info, **kwargs):
+    try:
+        result = hook(**kwargs)
+    except Exception as exc:
+        log.exception("payment %s: %s failed", info.id, hook.name)
+        return None, str(exc)
+    if result is None:
+        return None, f"no plugin answers for provider {info.provider!r}"
+    if result.status not in settled:
+        return None, result.message or result.status
+    return result, ""

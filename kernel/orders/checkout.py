@@ -25,8 +25,9 @@ from pyramid_retry import IRetryableError, is_last_attempt
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from .. import payments
 from ..datamanagers.payment import PaymentDataManager
-from ..exceptions import OutOfStock
+from ..exceptions import CartProblem, CheckoutError, OutOfStock
 from ..money import Money
 from ..payments import PaymentInfo, PaymentMethod, PaymentResult
 from ..pricing import Line, PricedLines, PricingContext, describe_skus, price_lines
@@ -37,22 +38,6 @@ log = logging.getLogger(__name__)
 
 SESSION_KEY = "mercato.checkout"
 LOCK_MS = 120_000
-
-
-class CheckoutError(Exception):
-    """Checkout cannot go on; ``message`` tells the shopper why and what to do."""
-
-    status = 400
-
-    def __init__(self, message: str, *, field: str | None = None, sku: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.sku = sku
-
-
-class CartProblem(CheckoutError):
-    status = 409
 
 
 class PaymentDeclined(CheckoutError):
@@ -169,8 +154,14 @@ class Placed:
         return self.payment is not None and self.payment.status == m.PAYMENT_REQUIRES_ACTION
 
 
-def place_order(request, method_code: str, details: dict) -> Placed:
+def place_order(
+    request, method_code: str, details: dict, expected_total: int | None = None
+) -> Placed:
     """Turn the shopper's cart into an order, paid as far as the method allows.
+
+    ``expected_total`` is the total the shopper was shown (minor units): when the cart's
+    total has changed since (a price, a discount that ran out), nothing is charged and
+    the shopper is asked to look again.
 
     Raises a ``CheckoutError`` whose message is for the shopper; the caller must let the
     transaction abort then (a 4xx response does, through ``tm.commit_veto``).
@@ -201,6 +192,14 @@ def place_order(request, method_code: str, details: dict) -> Placed:
     priced = review.priced
     if priced.total.amount <= 0:
         raise CartProblem("There is nothing to pay for in your cart.")
+    if expected_total is not None and expected_total != priced.total.amount:
+        locale = request.registry.settings["mercato.locale"]
+        shown = Money(expected_total, priced.currency).format(locale)
+        raise CartProblem(
+            f"The total changed from {shown} to {priced.total.format(locale)} since you "
+            "saw it. Please check your order, then pay again.",
+            field="total",
+        )
 
     order = _new_order(request, state, priced, method)
 
@@ -402,17 +401,9 @@ def _retry_follows(request):
 def void_now(registry, payment: m.Payment) -> None:
     """Void an authorization outside any transaction (a stale one, reconcile)."""
     info = PaymentInfo.of(payment)
-    try:
-        result = registry.hooks.mercato_void_payment(
-            registry=registry, payment=info, idempotency_key=f"{info.idempotency_prefix}:void"
-        )
-    except Exception as exc:
-        log.exception("payment %s: void failed", info.id)
-        ledger.mark(registry.db_engine, info.id, m.PAYMENT_VOIDING, f"void: {exc}")
-        return
-    if result is None or result.status not in ("voided", "failed"):
-        message = result.message if result is not None else "no plugin answered"
-        ledger.mark(registry.db_engine, info.id, m.PAYMENT_VOIDING, f"void: {message}")
+    result, why = payments.void(registry, info)
+    if result is None:
+        ledger.mark(registry.db_engine, info.id, m.PAYMENT_VOIDING, f"void: {why}")
         return
     ledger.record(registry.db_engine, info.id, result)
 
@@ -601,20 +592,11 @@ def apply_provider_update(
 
 
 def _void_locked(registry, payment: m.Payment) -> None:
-    info = PaymentInfo.of(payment)
-    try:
-        result = registry.hooks.mercato_void_payment(
-            registry=registry, payment=info, idempotency_key=f"{info.idempotency_prefix}:void"
-        )
-    except Exception as exc:
-        log.exception("payment %s: void failed", info.id)
-        result, message = None, str(exc)
-    else:
-        message = result.message if result is not None else "no plugin answered"
-    if result is None or result.status not in ("voided", "failed"):
+    result, why = payments.void(registry, PaymentInfo.of(payment))
+    if result is None:
         # reconcile tries again.
         payment.status = m.PAYMENT_VOIDING
-        payment.last_error = f"void: {message}"[: ledger.ERROR_LENGTH]
+        payment.last_error = f"void: {why}"[: ledger.ERROR_LENGTH]
         return
     ledger.apply_result(payment, result)
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .. import payments
 from ..money import Money
 from ..payments import PaymentInfo
 from . import ledger, services
@@ -108,19 +109,10 @@ def _void_orphans(registry, cutoff: datetime, report: Report) -> None:
             # finds its payment gone and aborts instead of keeping a voided payment.
             payment.status = m.PAYMENT_VOIDING
         info = PaymentInfo.of(payment)
-        try:
-            result = registry.hooks.mercato_void_payment(
-                registry=registry, payment=info, idempotency_key=f"{info.idempotency_prefix}:void"
-            )
-        except Exception as exc:
-            log.exception("reconcile: voiding payment %s failed", payment_id)
-            ledger.record_error(registry.db_engine, payment_id, f"void: {exc}")
-            report.failed.append(f"payment {payment_id}: void failed ({exc})")
-            continue
-        if result is None or result.status not in ("voided", "failed"):
-            message = result.message if result is not None else "no plugin answered"
-            ledger.record_error(registry.db_engine, payment_id, f"void: {message}")
-            report.failed.append(f"payment {payment_id}: void answered {message}")
+        result, why = payments.void(registry, info)
+        if result is None:
+            ledger.record_error(registry.db_engine, payment_id, f"void: {why}")
+            report.failed.append(f"payment {payment_id}: void failed ({why})")
             continue
         ledger.record(registry.db_engine, payment_id, result)
         report.voided.append(payment_id)
@@ -156,22 +148,10 @@ def _capture_committed(registry, cutoff: datetime, report: Report) -> None:
                 report.marked_paid.append(order.number)
                 continue
             info = PaymentInfo.of(payment)
-            try:
-                result = registry.hooks.mercato_capture_payment(
-                    registry=registry,
-                    payment=info,
-                    amount=info.amount_money,
-                    idempotency_key=f"{info.idempotency_prefix}:capture",
-                )
-            except Exception as exc:
-                log.exception("reconcile: capturing order %s failed", order.number)
-                result = None
-                message = str(exc)
-            else:
-                message = result.message if result is not None else "no plugin answered"
-            if result is None or result.status != "captured":
-                report.failed.append(f"order {order.number}: capture failed ({message})")
-                payment.last_error = f"capture: {message}"[: ledger.ERROR_LENGTH]
+            result, why = payments.capture(registry, info)
+            if result is None:
+                report.failed.append(f"order {order.number}: capture failed ({why})")
+                payment.last_error = f"capture: {why}"[: ledger.ERROR_LENGTH]
                 continue
             ledger.apply_result(payment, result)
             services.payment_captured(

@@ -202,6 +202,17 @@ def _details(params, prefix: str = "details.") -> dict:
     return details
 
 
+def _expected_total(value) -> int | None:
+    """The total the shopper saw, in minor units (absent: an older client, not checked)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 16:
+        return int(value)
+    raise HTTPBadRequest("The total sent with the payment could not be read.")
+
+
 def _check_details(details) -> dict:
     if not isinstance(details, dict) or len(details) > 20:
         raise HTTPBadRequest("The payment details could not be read.")
@@ -219,8 +230,9 @@ def _check_details(details) -> dict:
 def payment_submit(request):
     method = request.POST.get("method", "")
     details = _check_details(_details(request.POST))
+    expected_total = _expected_total(request.POST.get("expected_total"))
     try:
-        placed = co.place_order(request, method, details)
+        placed = co.place_order(request, method, details, expected_total)
     except co.CheckoutError as exc:
         request.response.status_int = exc.status
         return _payment_page(request, exc, selected=method)
@@ -378,8 +390,9 @@ def api_place_order(request):
     if not isinstance(body, dict) or not isinstance(body.get("method"), str):
         raise HTTPBadRequest('Send {"method": "...", "details": {...}}.')
     details = _check_details(body.get("details") or {})
+    expected_total = _expected_total(body.get("expected_total"))
     try:
-        placed = co.place_order(request, body["method"], details)
+        placed = co.place_order(request, body["method"], details, expected_total)
     except co.CheckoutError as exc:
         return json_error(request, exc)
     order = placed.order

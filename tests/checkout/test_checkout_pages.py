@@ -56,6 +56,35 @@ def test_steps_show_server_side_totals_and_the_payment_methods(shopper, books, l
     assert "<script>" not in payment.text, "no inline script (CSP)"
 
 
+def test_a_total_changed_since_the_payment_page_is_not_charged(
+    shopper, books, dbsession, db_engine, localstripe
+):
+    from sqlalchemy import text
+
+    shopper.add("BOOK-1")
+    shopper.address()
+    page = shopper.app.get("/checkout/payment")
+    form = page.forms["payment-form"]
+    assert form["expected_total"].value == "800"
+    with db_engine.begin() as conn:  # the price goes up while the shopper types the card
+        conn.execute(text("UPDATE test_shop_items SET price = 950 WHERE sku = 'BOOK-1'"))
+    form["method"] = "stripe_card"
+    form["details.payment_method"] = shopper.card()
+    refused = form.submit(status=409)
+
+    assert "The total changed from €8.00 to €9.50 since you saw it." in refused.text
+    assert 'name="expected_total" value="950"' in refused.text, "the page shows the new total"
+    assert orders(dbsession) == [] and payment_intents(localstripe) == []
+    assert stock(dbsession, "BOOK-1") == 2
+
+    again = refused.forms["payment-form"]
+    again["method"] = "stripe_card"
+    again["details.payment_method"] = shopper.card()
+    again.submit(status=303)
+    [order] = orders(dbsession)
+    assert order.total_amount == 950
+
+
 def test_double_submit_gives_the_same_order_and_one_payment(shopper, books, dbsession, localstripe):
     shopper.add("BOOK-1")
     shopper.address()

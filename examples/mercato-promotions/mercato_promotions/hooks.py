@@ -46,6 +46,12 @@ def mercato_permissions():
 
 
 @hookimpl
+def mercato_admin_links(request):
+    # The kernel shows the link only to people holding the permission.
+    return [("Discount codes", request.route_path("promotions_staff"), "promotions.manage")]
+
+
+@hookimpl
 def mercato_price_adjustments(lines, context):
     request = context.request
     if request is None or not lines:

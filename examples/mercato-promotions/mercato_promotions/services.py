@@ -7,10 +7,9 @@ usage limit) when an order is placed, in the checkout's own transaction.
 import re
 from datetime import UTC, datetime
 
-from pyramid.httpexceptions import HTTPConflict
 from sqlalchemy import func, or_, select, update
 
-from mercato import Money, ratelimit
+from mercato import CartProblem, Money, ratelimit
 
 from .models import PERCENT, DiscountCode
 
@@ -25,9 +24,9 @@ class CodeRefused(Exception):
     """A shopper's code cannot be applied; the message says why, in plain words."""
 
 
-class CodeUsedUp(HTTPConflict):
-    """Raised at order placement: the checkout's transaction aborts and the shopper sees
-    the message (a 409 page, or JSON for API clients)."""
+class CodeUsedUp(CartProblem):
+    """Raised at order placement: the checkout's transaction aborts, the authorization is
+    voided, and the shopper sees the message on the payment step (409)."""
 
 
 def normalise(text: str) -> str:

@@ -15,7 +15,7 @@ from pyramid.view import view_config
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mercato import Line, Money, PricingContext, hookimpl, price_lines
+from mercato import CheckoutError, Line, Money, PricingContext, hookimpl, price_lines
 
 PRICES = {"MUG": 1250, "POSTER": 3000, "PIN": 150}
 
@@ -77,7 +77,13 @@ def checkout(request):
     order.adjustments = as_json(cart)["adjustments"]
     request.dbsession.add(order)
     request.dbsession.flush()
-    request.hooks.mercato_order_placed(order=order)
+    try:
+        request.hooks.mercato_order_placed(order=order)
+    except CheckoutError as refused:
+        # As the kernel's checkout does: the message for the shopper, and a 4xx that
+        # aborts the transaction (tm.commit_veto).
+        request.response.status_int = refused.status
+        return {"error": refused.message}
 
     def after_commit(committed: bool) -> None:
         if committed:

@@ -111,8 +111,8 @@ def test_mercato_order_placed_refuses_a_used_up_code_and_the_checkout_keeps_noth
     manager.abort()
     session.close()
 
-    assert refused.value.code == 409
-    assert "The discount code GONE can no longer be used" in refused.value.detail
+    assert refused.value.status == 409
+    assert "The discount code GONE can no longer be used" in refused.value.message
     assert orders_placed(dbsession) == []
     assert times_used(dbsession, "GONE") == 2
 
