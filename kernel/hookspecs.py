@@ -298,9 +298,10 @@ def mercato_admin_links(request):
     ``mercato.AdminLink(label, url, permission)`` (a plain 3-tuple works too), or
     ``None``.
 
-    Called for every plugin each time an admin page is rendered. The kernel shows a
-    link only to people who hold its ``permission``, after the kernel's own links, in
-    config order. A plugin's staff page joins the admin's look by extending
+    Called for every plugin each time an admin page is rendered. All results are
+    shown, in config order, between the kernel's shop pages (orders, customers) and its
+    system pages (emails, audit log, plugins, staff); a link only to people who hold
+    its ``permission``. A plugin's staff page joins the admin's look by extending
     ``admin/layout.jinja2``.
     """
 

@@ -68,6 +68,8 @@ KERNEL_SETTINGS = [
     Setting("mercato.metrics.allowed_networks", None, str, "127.0.0.0/8 ::1/128"),
     Setting("mercato.sentry.dsn", "SENTRY_DSN", str, None, secret=True),
     Setting("mercato.sentry.environment", "SENTRY_ENVIRONMENT", str, "production"),
+    # An IANA zone: where the admin dashboard's "today" and "this month" begin.
+    Setting("mercato.admin.timezone", "MERCATO_TIMEZONE", str, "UTC"),
 ]
 
 SECRET_KEYS = {s.key for s in KERNEL_SETTINGS if s.secret}

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..money import Money
+from ..outbox import enqueue
 from ..payments import PaymentInfo
 from ..pricing import Line
 from . import ledger
@@ -179,14 +180,43 @@ def capture(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> 
     )
 
 
-def fulfil(registry, dbsession, order: m.Order, *, actor: str, reason: str = "shipped") -> None:
-    """Mark the order shipped, capturing first if the shop captures on fulfilment."""
+def _notify_customer(dbsession, event: str, order: m.Order, **details) -> None:
+    """Queue the customer's email about ``order`` in the same transaction as the change."""
+    payload = {
+        "email": order.email,
+        "number": order.number,
+        "customer_name": (order.shipping_address or {}).get("name", ""),
+        "total": order.total.to_json(),
+        **details,
+    }
+    enqueue(dbsession, event, payload)
+
+
+def fulfil(
+    registry,
+    dbsession,
+    order: m.Order,
+    *,
+    actor: str,
+    reason: str = "shipped",
+    tracking_number: str = "",
+    tracking_url: str = "",
+) -> None:
+    """Mark the order shipped (capturing first if the shop captures on fulfilment) and
+    tell the customer, with the tracking number when there is one."""
     order = _lock(dbsession, order)
     if order.status == m.AUTHORIZED:
         capture(registry, dbsession, order, actor=actor, reason="captured on fulfilment")
     if order.status != m.PAID:
         raise OrderError(f"Order {order.number} is {order.status}: only paid orders ship.")
     change_status(order, m.FULFILLED, hooks=registry.hooks, actor=actor, reason=reason)
+    _notify_customer(
+        dbsession,
+        "order.shipped",
+        order,
+        tracking_number=tracking_number,
+        tracking_url=tracking_url,
+    )
 
 
 def refund(
@@ -268,4 +298,5 @@ def refund(
         registry.hooks.mercato_release_stock(
             dbsession=dbsession, lines=order_lines_for_stock(order)
         )
+    _notify_customer(dbsession, "order.refunded", order, amount=amount.to_json())
     return row

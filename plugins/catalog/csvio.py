@@ -7,6 +7,7 @@ file twice changes nothing the second time.
 """
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -256,14 +257,11 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
     return counts
 
 
-def export(session, out, progress=None) -> int:
-    """Write every product's variants as CSV rows to ``out``; return the row count."""
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    written = 0
+def export_pages(session) -> Iterator[list[tuple]]:
+    """Every product's variants as CSV rows (without the header ``COLUMNS``), one list
+    per page of products; keyset pages keep memory flat for any catalog size."""
     last_id = 0
     while True:
-        # Keyset pages keep memory flat for any catalog size.
         products = (
             session.execute(
                 select(Product)
@@ -276,11 +274,12 @@ def export(session, out, progress=None) -> int:
             .all()
         )
         if not products:
-            return written
+            return
+        rows = []
         for product in products:
             categories = ";".join(c.path for c in product.categories)
             for variant in product.variants:
-                writer.writerow(
+                rows.append(
                     (
                         product.slug,
                         product.name,
@@ -296,8 +295,19 @@ def export(session, out, progress=None) -> int:
                         "true" if variant.active else "false",
                     )
                 )
-                written += 1
         last_id = products[-1].id
         session.expunge_all()
+        yield rows
+
+
+def export(session, out, progress=None) -> int:
+    """Write every product's variants as CSV rows to ``out``; return the row count."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    written = 0
+    for rows in export_pages(session):
+        writer.writerows(rows)
+        written += len(rows)
         if progress:
             progress(f"exported {written} rows")
+    return written

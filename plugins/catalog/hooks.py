@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mercato import hookimpl
 
-from . import cli, inventory, present, pricing, sample, slots
+from . import admin_widgets, cli, inventory, present, pricing, sample, slots
 from .schemas import settings_schema
 from .storage import make_storage
 
@@ -101,3 +101,13 @@ def mercato_render_slot(request, name, context):
 @hookimpl
 def mercato_cli(subparsers):
     cli.add_commands(subparsers)
+
+
+@hookimpl
+def mercato_admin_links(request):
+    return admin_widgets.admin_links(request)
+
+
+@hookimpl
+def mercato_admin_widgets(request):
+    return admin_widgets.low_stock_panel(request)

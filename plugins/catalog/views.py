@@ -57,9 +57,23 @@ def parse_params(request, default_sort: str) -> search.SearchParams:
         raise HTTPBadRequest(str(exc)) from None
 
 
-def run_search(request, params, with_facets=True) -> search.SearchResult:
+def listing_counts(request) -> search.ListingCounts:
+    counts = getattr(request.registry, "catalog_listing_counts", None)
+    if counts is None:
+        counts = request.registry.catalog_listing_counts = search.ListingCounts()
+    return counts
+
+
+def run_search(request, params, with_facets=True, category=None) -> search.SearchResult:
     try:
-        return search.search(request.read_dbsession, params, shop_currency(request), with_facets)
+        return search.search(
+            request.read_dbsession,
+            params,
+            shop_currency(request),
+            with_facets,
+            category,
+            listing_counts(request),
+        )
     except search.InvalidParameter as exc:
         raise HTTPBadRequest(str(exc)) from None
 
@@ -97,11 +111,13 @@ def category_view(request):
         raise HTTPNotFound()
     params = parse_params(request, default_sort="newest")
     params.q, params.category = "", category.slug
-    result = run_search(request, params, with_facets=False)
+    # The category found above is handed on: looking it up again cost a query.
+    result = run_search(request, params, with_facets=False, category=category)
+    trail, subcategories = queries.family(session, category)
     value = {
         "category": category,
-        "trail": queries.ancestors(session, category),
-        "subcategories": queries.children(session, category),
+        "trail": trail,
+        "subcategories": subcategories,
         "result": result,
         "sorts": {k: v for k, v in search.SORTS.items() if k != "relevance"},
         "link": Links(request, "catalog_category", params, slug=category.slug),

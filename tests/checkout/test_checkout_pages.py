@@ -11,6 +11,7 @@ from .shopping import (
     SHOP_PLUGIN,
     Shopper,
     orders,
+    outbox_count,
     payment_intents,
     payments,
     stock,
@@ -202,8 +203,24 @@ def test_staff_refund_api_refuses_more_than_was_captured(
     assert staff.post_json(url, {"amount": "0.01"}, headers=headers, status=409)
     [payment] = payments(dbsession)
     assert payment.amount_refunded == 4400
+    assert outbox_count(dbsession, "order.refunded") == 1, "the customer is told"
 
     # A guest is asked to log in; a customer is refused.
     shopper.app.post_json(url, {"amount": "1"}, headers={"X-CSRF-Token": shopper.token}, status=401)
     login(shopper.app, customer_user.email)
     shopper.app.post_json(url, {"amount": "1"}, headers={"X-CSRF-Token": shopper.token}, status=403)
+
+
+def test_staff_fulfil_api_ships_the_order_and_tells_the_customer(
+    shopper, books, dbsession, staff_user, make_test_app, shop_settings
+):
+    shopper.checkout("BOOK-1")
+    [order] = orders(dbsession)
+    staff = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN], **shop_settings)
+    login(staff, staff_user.email)
+    headers = {"X-CSRF-Token": csrf_token(staff)}
+
+    done = staff.post_json(f"/api/staff/orders/{order.number}/fulfilment", {}, headers=headers)
+
+    assert done.json["order"]["status"] == m.FULFILLED
+    assert outbox_count(dbsession, "order.shipped") == 1

@@ -77,6 +77,17 @@ def test_mercato_notify_sends_each_event_as_its_email(app_session, smtp_server):
             "account.password_reset",
             {**account, "reset_url": "https://shop.example/reset/abc", "expires_in_minutes": 60},
         )
+        enqueue(
+            session,
+            "account.invited",
+            {
+                **account,
+                "role": "staff",
+                "invited_by": "Ada",
+                "set_password_url": "https://shop.example/reset/inv",
+                "expires_in_hours": 72,
+            },
+        )
 
     sent = {m["Subject"]: text_and_html(m) for m in smtp_server.messages}
     assert "€38.94" in sent["Payment received for order M-1001 — Test Shop"][0]
@@ -89,6 +100,10 @@ def test_mercato_notify_sends_each_event_as_its_email(app_session, smtp_server):
     text, html = sent["Reset your password — Test Shop"]
     assert "open this link within 60 minutes:\n\nhttps://shop.example/reset/abc\n" in text
     assert '<a class="button" href="https://shop.example/reset/abc">' in html
+    text, html = sent["You are invited to run Test Shop"]
+    assert "Ada has given you a staff account at Test Shop." in text
+    assert "within 72 hours:\n\nhttps://shop.example/reset/inv\n" in text
+    assert '<a class="button" href="https://shop.example/reset/inv">' in html
 
 
 def test_unknown_event_sends_no_email_and_is_no_error(app_session, smtp_server, db_engine):

@@ -1,0 +1,35 @@
+"""What the catalog adds to the admin: its staff pages in the menu and a panel of the
+variants running out of stock on the dashboard."""
+
+from markupsafe import Markup
+from pyramid.renderers import render
+from sqlalchemy import select
+
+from mercato import AdminLink
+
+from .models import Product, Variant
+
+LOW_STOCK = 5  # units left at which a variant on sale shows on the dashboard
+SHOWN = 10
+
+
+def admin_links(request) -> list[AdminLink]:
+    return [
+        AdminLink("Products", request.route_path("catalog_admin"), "catalog.manage"),
+        AdminLink("Categories", request.route_path("catalog_admin_categories"), "catalog.manage"),
+    ]
+
+
+def low_stock_panel(request) -> Markup | None:
+    if not request.has_permission("catalog.manage"):
+        return None
+    rows = request.dbsession.execute(
+        select(Variant.sku, Variant.name, Variant.stock, Product.name, Product.slug)
+        .join(Product, Variant.product_id == Product.id)
+        .where(Variant.active, Product.active, Variant.stock <= LOW_STOCK)
+        .order_by(Variant.stock, Variant.sku)
+        .limit(SHOWN + 1)
+    ).all()
+    value = {"rows": rows[:SHOWN], "more": len(rows) > SHOWN, "threshold": LOW_STOCK}
+    # The template autoescapes every value: its output is HTML we can vouch for.
+    return Markup(render("catalog/admin_low_stock.jinja2", value, request=request))  # noqa: S704
