@@ -92,6 +92,8 @@ def cmd_plugins(args, env: Env) -> int:
     for row in rows:
         state = "enabled " if row["enabled"] else "disabled"
         print(f"{state}  {row['name']} {row['version'] or ''}  ({row['source']})")
+        if row["problem"]:
+            print(f"          {row['problem']}")
         if row["hooks"]:
             print(f"          hooks: {', '.join(row['hooks'])}")
         for key, value in row["settings"].items():

@@ -38,17 +38,12 @@ def enabled_locations(hooks) -> list[str]:
 
 def installed_locations() -> list[str]:
     """Version folders of every installed plugin, enabled or not."""
-    import pluggy
-
-    from . import hookspecs
-    from .plugins import discover
+    from .plugins import discover, load_alone
 
     folders = []
     for name, entry_point in sorted(discover().items()):
         try:
-            pm = pluggy.PluginManager(hookspecs.PROJECT)
-            pm.add_hookspecs(hookspecs)
-            pm.register(entry_point.load(), name=name)
+            pm = load_alone(name, entry_point)
             folders.extend(_folders(pm.hook.mercato_migration_folders()))
         except Exception as exc:
             # A broken disabled plugin must not stop the shop's own migrations.

@@ -29,6 +29,20 @@ class PluginInfo:
     source: str
     enabled: bool
     hooks: list[str] = field(default_factory=list)
+    problem: str | None = None  # why an installed plugin cannot be loaded
+
+
+def load_alone(name: str, entry_point: EntryPoint) -> pluggy.PluginManager:
+    """A plugin manager holding only this installed plugin, enabled or not: for looking
+    at it (its hooks, its migrations) without switching it on."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(entry_point.load(), name=name)
+    return pm
+
+
+def _hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
+    return sorted(c.name for c in pm.get_hookcallers(pm.get_plugin(name)) or ())
 
 
 def discover() -> dict[str, EntryPoint]:
@@ -165,8 +179,7 @@ def describe(pm: pluggy.PluginManager | None, available: dict[str, EntryPoint] |
         # get_plugins() is a set; the registration order reversed is config order.
         enabled_names = [name for name, _plugin in reversed(pm.list_name_plugin())]
         for name in enabled_names:
-            plugin = pm.get_plugin(name)
-            hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or ())
+            hooks = _hooks_of(pm, name)
             ep = available.get(name)
             infos.append(
                 PluginInfo(
@@ -178,13 +191,14 @@ def describe(pm: pluggy.PluginManager | None, available: dict[str, EntryPoint] |
                 )
             )
     for name, ep in sorted(available.items()):
-        if name not in enabled_names:
-            infos.append(
-                PluginInfo(
-                    name=name,
-                    version=ep.dist.version if ep.dist else None,
-                    source=ep.value,
-                    enabled=False,
-                )
-            )
+        if name in enabled_names:
+            continue
+        info = PluginInfo(
+            name=name, version=ep.dist.version if ep.dist else None, source=ep.value, enabled=False
+        )
+        try:
+            info.hooks = _hooks_of(load_alone(name, ep), name)
+        except Exception as exc:
+            info.problem = f"cannot be loaded: {type(exc).__name__}: {exc}"
+        infos.append(info)
     return infos

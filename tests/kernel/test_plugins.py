@@ -200,3 +200,15 @@ def test_pserve_style_start_prints_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("mercato: unknown plugin 'nosuchplugin'")
+
+
+def test_disabled_plugin_is_described_with_its_hooks(installed_plugin):
+    info = next(i for i in describe(make_plugin_manager([])) if i.name == "hello")
+    assert (info.enabled, info.hooks, info.problem) == (False, ["mercato_unit_price"], None)
+
+
+def test_installed_plugin_that_cannot_load_is_described_not_fatal(installed_plugin, tmp_path):
+    (tmp_path / "mercato_hello.py").write_text("raise RuntimeError('half-installed')\n")
+    sys.modules.pop("mercato_hello", None)
+    info = next(i for i in describe(make_plugin_manager([])) if i.name == "hello")
+    assert info.problem == "cannot be loaded: RuntimeError: half-installed"
