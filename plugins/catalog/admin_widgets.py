@@ -17,6 +17,8 @@ def admin_links(request) -> list[AdminLink]:
     return [
         AdminLink("Products", request.route_path("catalog_admin"), "catalog.manage"),
         AdminLink("Categories", request.route_path("catalog_admin_categories"), "catalog.manage"),
+        AdminLink("Stock", request.route_path("catalog_admin_stock"), "catalog.manage"),
+        AdminLink("CSV import/export", request.route_path("catalog_admin_csv"), "catalog.manage"),
     ]
 
 

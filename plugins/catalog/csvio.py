@@ -37,6 +37,7 @@ TRUE = {"1", "true", "yes", "y"}
 FALSE = {"0", "false", "no", "n"}
 MAX_STOCK = 2**31 - 1
 MAX_ERRORS = 100
+BATCH = 1000  # rows loaded per query and products written per flush by ``apply``
 
 
 class ImportFailed(Exception):
@@ -93,6 +94,9 @@ def _format_options(options: dict) -> str:
 
 
 def _parse_row(row: dict, currency: str) -> tuple[dict, VariantRow]:
+    # PostgreSQL refuses NUL in text: say so here, with the line, not fail at the INSERT.
+    if any("\x00" in value for value in row.values() if isinstance(value, str)):
+        raise ValueError("the row contains a NUL character, so the file is not plain text")
     missing = [c for c in REQUIRED if not (row.get(c) or "").strip()]
     if missing:
         raise ValueError(f"{', '.join(missing)} must not be empty")
@@ -210,19 +214,26 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
     """
     counts = {"products_created": 0, "products_updated": 0, "variants_created": 0,
               "variants_updated": 0}  # fmt: skip
-    existing = {
-        v.sku: v
-        for v in session.execute(
-            select(Variant).where(Variant.sku.in_([v.sku for r in rows for v in r.variants]))
-        ).scalars()
-    }
+    # A few queries per thousand rows, not a few per product: the rows a file names are
+    # loaded in batches, new rows reach PostgreSQL in batched INSERTs at the flushes.
+    existing: dict[str, Variant] = {}
+    for chunk in _batches([v.sku for r in rows for v in r.variants]):
+        existing.update(
+            (v.sku, v) for v in session.scalars(select(Variant).where(Variant.sku.in_(chunk)))
+        )
+    products: dict[str, Product] = {}
+    for chunk in _batches([r.slug for r in rows]):
+        products.update(
+            (p.slug, p)
+            for p in session.scalars(
+                select(Product)
+                .where(Product.slug.in_(chunk))
+                .options(selectinload(Product.categories), selectinload(Product.variants))
+            )
+        )
     categories: dict[str, object] = {}
     for done, row in enumerate(rows, 1):
-        product = session.execute(
-            select(Product)
-            .where(Product.slug == row.slug)
-            .options(selectinload(Product.categories))
-        ).scalar_one_or_none()
+        product = products.get(row.slug)
         if product is None:
             product = Product(slug=row.slug)
             session.add(product)
@@ -234,14 +245,13 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
             if path not in categories:
                 categories[path] = ensure_category_path(session, path)
         product.categories = [categories[path] for path in row.categories]
-        session.flush()
         for position, item in enumerate(row.variants):
             variant = existing.get(item.sku)
             if variant is None:
-                variant = Variant(sku=item.sku, product_id=product.id)
-                session.add(variant)
+                variant = Variant(sku=item.sku)
+                product.variants.append(variant)
                 counts["variants_created"] += 1
-            elif variant.product_id != product.id:
+            elif variant.product is not product:
                 raise ImportFailed(
                     [(item.line, f"sku {item.sku} belongs to another product already")]
                 )
@@ -251,10 +261,17 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
             variant.price_amount, variant.price_currency = item.price, currency
             variant.stock = item.stock
             variant.position = position
-        if progress and done % 500 == 0:
-            progress(f"imported {done}/{len(rows)} products")
+        if done % BATCH == 0:
+            session.flush()
+            if progress:
+                progress(f"imported {done}/{len(rows)} products")
     session.flush()
     return counts
+
+
+def _batches(values: list) -> Iterator[list]:
+    for start in range(0, len(values), BATCH):
+        yield values[start : start + BATCH]
 
 
 def export_pages(session) -> Iterator[list[tuple]]:

@@ -46,11 +46,16 @@ def mercato_configure(config):
     config.add_route("catalog_admin_image_delete", "/admin/catalog/images/{id}/delete")
     config.add_route("catalog_admin_categories", "/admin/catalog/categories")
     config.add_route("catalog_admin_category_delete", "/admin/catalog/categories/{slug}/delete")
+    config.add_route("catalog_admin_stock", "/admin/catalog/stock")
+    config.add_route("catalog_admin_csv", "/admin/catalog/csv")
+    config.add_route("catalog_admin_csv_export", "/admin/catalog/csv/export")
     # The storefront pages replace the kernel's placeholder home view (same route).
     config.include("mercato_catalog.views")
     config.scan("mercato_catalog.api")
     config.scan("mercato_catalog.admin")
     config.scan("mercato_catalog.admin_products")
+    config.scan("mercato_catalog.admin_stock")
+    config.scan("mercato_catalog.admin_csv")
 
 
 @hookimpl
