@@ -33,5 +33,9 @@ lint: $(VENV)/.test-installed
 test: lint
 	$(BIN)/pytest
 
+# Benchmarks and load tests (bench/README.md): local PostgreSQL and Redis, wrk, nginx.
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) var build *.egg-info

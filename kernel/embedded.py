@@ -155,6 +155,11 @@ class EmbeddedStripe:
             body["events"] = events
         self._post("/_config/webhooks/mercato", json.dumps(body).encode())
 
+    def payment_intents(self) -> list:
+        """Every PaymentIntent the server holds, as the SDK reads them."""
+        page = self.client().v1.payment_intents.list(params={"limit": 100})
+        return list(page.auto_paging_iter())
+
     def reset(self) -> None:
         """Forget every object and stop delivering webhooks anywhere useful."""
         self._post("/_config/data", method="DELETE")

@@ -61,9 +61,9 @@ def mercato_cli(subparsers):
 
     ``subparsers`` is an ``argparse`` sub-parser collection. A command's parser sets
     ``func`` through ``set_defaults(func=...)``; the function receives ``(args, env)``
-    where ``env`` holds ``settings`` (resolved, with the plugins' own), ``hooks``,
-    ``plugin_manager``, and ``env.app()`` builds the WSGI app when a command needs it. All implementations are
-    called.
+    where ``env`` holds ``settings`` (resolved, with the plugins' own), ``hooks`` and
+    ``plugin_manager``; ``env.app()`` builds the WSGI app when a command needs it. All
+    implementations are called.
     """
 
 

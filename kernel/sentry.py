@@ -7,7 +7,6 @@ body, query string, cookies or headers beyond a harmless few, no local variables
 personal data.
 """
 
-
 from pyramid.events import NewRequest
 
 from .errors import request_id

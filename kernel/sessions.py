@@ -115,8 +115,6 @@ def includeme(config):
     # Over HTTPS Pyramid also compares Origin/Referer with the host; a mobile or
     # headless client sends neither, and the secret token still has to match, so a
     # request without both is allowed (one with a foreign Origin is still refused).
-    config.set_default_csrf_options(
-        require_csrf=True, header="X-CSRF-Token", allow_no_origin=True
-    )
+    config.set_default_csrf_options(require_csrf=True, header="X-CSRF-Token", allow_no_origin=True)
     config.add_route("api_csrf", "/api/session/csrf")
     config.scan(__name__)

@@ -354,6 +354,11 @@ def bulk_sample(engine, count: int, currency: str, progress, seed: int = 1) -> i
     # Fresh statistics for the planner, and a visibility map that lets counts use
     # index-only scans, without waiting for autovacuum.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in ("catalog_products", "catalog_variants", "catalog_product_categories"):
+        for table in (
+            "catalog_products",
+            "catalog_variants",
+            "catalog_product_categories",
+            "catalog_categories",
+        ):
             connection.execute(text(f"VACUUM ANALYZE {table}"))
     return done

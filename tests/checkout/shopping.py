@@ -212,6 +212,4 @@ def count(dbsession, model) -> int:
 
 
 def payment_intents(localstripe) -> list:
-    """Every PaymentIntent localstripe holds, as the SDK reads them."""
-    page = localstripe.client().v1.payment_intents.list(params={"limit": 100})
-    return list(page.auto_paging_iter())
+    return localstripe.payment_intents()

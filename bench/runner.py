@@ -1,0 +1,242 @@
+"""One bench run: servers up, scenarios in rounds, servers down.
+
+Floors and the shop run side by side (an idle server costs nothing) and each round
+measures them one after the other, so drift on a shared machine hits both. The
+1,000-shopper run and the nginx run come last, once each.
+"""
+
+from collections import defaultdict
+from contextlib import ExitStack
+
+from sqlalchemy import create_engine, text
+
+from mercato.embedded import EmbeddedStripe, free_port
+
+from . import dataset
+from .cart import redis_database
+from .config import BenchConfig, read_production, server_adjustments, write_app_ini
+from .measure import Result
+from .scenarios import (
+    FLOOR_OF,
+    FLOORS,
+    JOURNEYS,
+    PAGES,
+    floor_lines,
+    measure_journey,
+    measure_wrk,
+    open_sessions,
+    page_lines,
+)
+from .servers import AppServer, FloorServer, Nginx
+
+SESSIONS = 2000
+# The 1,000 shoppers arrive over this many seconds before the measured minute.
+SHOPPERS_WARMUP = 30.0
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def show(result: Result, round_number: int) -> None:
+    say(
+        f"round {round_number} {result.name:10} {result.rps:8.0f} req/s  p50 {result.p50:7.1f}"
+        f"  p95 {result.p95:7.1f}  p99 {result.p99:7.1f} ms  errors {result.errors}"
+        f"  RSS {result.peak_rss / 2**20:5.0f} MB"
+    )
+    for example in result.notes.get("error_examples", []):
+        say(f"    {example}")
+
+
+def floor_settings(database_url: str, redis_url: str) -> dict:
+    app = read_production()["app:main"]
+    pool = {k: v for k, v in app.items() if k.startswith(("sqlalchemy.", "redis."))}
+    return {
+        **pool,
+        "sqlalchemy.url": database_url,
+        "redis.url": redis_url,
+        "mercato.secret": "floor",
+    }
+
+
+def run(config: BenchConfig, stack: ExitStack) -> dict[str, list[Result]]:
+    folder = config.folder
+    logs = folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    redis_url = stack.enter_context(redis_database())
+    stripe = EmbeddedStripe()
+    stack.callback(stripe.stop)
+    database_url = dataset.database_url(config)
+    port = free_port()
+    ini = write_app_ini(
+        folder / "app.ini",
+        database_url=database_url,
+        redis_url=redis_url,
+        port=port,
+        workers=config.workers,
+        threads=config.threads,
+        stripe=stripe.settings(timeout="10"),
+    )
+    shop = dataset.prepare(config, ini)
+    wanted = set(config.scenarios)
+    results: dict[str, list[Result]] = defaultdict(list)
+
+    pages = [p for p in PAGES if p in wanted]
+    journeys = [j for j in JOURNEYS if j in wanted]
+    floors = [f for f in FLOORS if f in wanted or any(FLOOR_OF.get(s) == f for s in wanted)]
+    if pages or journeys or floors or "shoppers" in wanted:
+        app = AppServer(ini, port, config.workers, logs / "app.log")
+        stack.callback(app.stop)
+        say(f"mercato serve: {config.workers} workers × {config.threads} threads on {app.url}")
+        adjustments = server_adjustments(config.threads)
+        settings = floor_settings(database_url, redis_url)
+        servers = {}
+        for kind in floors:
+            servers[kind] = FloorServer(
+                kind, config.workers, adjustments, settings, logs / f"floor-{kind}.log"
+            )
+            stack.callback(servers[kind].stop)
+        sessions = open_sessions(app.url, SESSIONS) if pages else []
+        lines = {page: page_lines(page, shop, sessions) for page in pages}
+        wrk_args = (config.connections, config.seconds, config.warmup, folder / "wrk")
+        for round_number in range(1, config.rounds + 1):
+            for kind in floors:
+                result = measure_wrk(kind, servers[kind], floor_lines(kind), *wrk_args)
+                results[kind].append(result)
+                show(result, round_number)
+            for page in pages:
+                result = measure_wrk(page, app, lines[page], *wrk_args)
+                results[page].append(result)
+                show(result, round_number)
+                if page == "search":
+                    # The latency target is the page's own time, not a queue's: one
+                    # shopper searching, one search at a time.
+                    light = (1, *wrk_args[1:])
+                    result = measure_wrk("search-1", app, lines[page], *light)
+                    results["search-1"].append(result)
+                    show(result, round_number)
+            for journey in journeys:
+                stripe.reset()
+                shoppers = config.connections // 2 if journey == "checkout" else config.connections
+                result = measure_journey(
+                    journey, app, stripe.url, shop, shoppers, config.seconds, config.warmup,
+                    seed=round_number,
+                )  # fmt: skip
+                results[journey].append(result)
+                show(result, round_number)
+        if "shoppers" in wanted:
+            stripe.reset()
+            say(
+                f"{config.shoppers} concurrent shoppers for {config.shoppers_seconds:.0f} s, "
+                f"think time {config.think[0]:g}-{config.think[1]:g} s …"
+            )
+            result = measure_journey(
+                "shoppers", app, stripe.url, shop, config.shoppers, config.shoppers_seconds,
+                warmup=SHOPPERS_WARMUP, think=config.think,
+            )  # fmt: skip
+            results["shoppers"].append(result)
+            show(result, 1)
+        app.stop()
+        for server in servers.values():
+            server.stop()
+    if "nginx" in wanted:
+        results.update(nginx_run(config, stack, database_url, redis_url, stripe, shop))
+    return results
+
+
+class Front:
+    """nginx's address, with the memory of the app servers behind it."""
+
+    def __init__(self, nginx: Nginx, apps: list[AppServer]):
+        self.url = nginx.url
+        self.apps = apps
+
+    def pids(self) -> list[int]:
+        return [pid for app in self.apps for pid in app.pids()]
+
+
+def nginx_run(config, stack, database_url, redis_url, stripe, shop) -> dict:
+    """The mixed visit (checkouts included) through nginx to one app process, then to
+    two; then the books: every confirmed checkout is an order, paid, its stock taken."""
+    folder = config.folder
+    apps = []
+    for number in (1, 2):
+        port = free_port()
+        ini = write_app_ini(
+            folder / f"nginx-app{number}.ini",
+            database_url=database_url,
+            redis_url=redis_url,
+            port=port,
+            workers=1,
+            threads=config.threads,
+            stripe=stripe.settings(timeout="10"),
+        )
+        app = AppServer(ini, port, 1, folder / "logs" / f"nginx-app{number}.log")
+        stack.callback(app.stop)
+        apps.append(app)
+    fronts = {}
+    for count in (1, 2):
+        nginx = Nginx(folder / f"nginx-{count}", [app.port for app in apps[:count]])
+        stack.callback(nginx.stop)
+        fronts[count] = Front(nginx, apps[:count])
+    say("nginx in front of one app process, then two (mixed visits, checkouts included)")
+    stripe.reset()
+    before = books(database_url)
+    runs: dict[str, list[Result]] = defaultdict(list)
+    placed = 0
+    for round_number in range(1, config.rounds + 1):
+        for count, front in fronts.items():
+            result = measure_journey(
+                "mixed", front, stripe.url, shop, config.connections, config.seconds,
+                config.warmup, seed=100 + round_number,
+            )  # fmt: skip
+            result.name = f"nginx-{count}"
+            placed += result.notes["placed_total"]
+            runs[result.name].append(result)
+            show(result, round_number)
+    after = books(database_url)
+    intents = stripe.payment_intents()
+    captured = sum(1 for pi in intents if pi.status == "succeeded")
+    orders = after["orders"] - before["orders"]
+    consistency = {
+        "confirmed_checkouts": placed,
+        "new_orders": orders,
+        "new_orders_paid": after["paid"] - before["paid"],
+        "units_ordered": after["units"] - before["units"],
+        "stock_taken": before["stock"] - after["stock"],
+        "payments_captured_at_stripe": captured,
+        "negative_stock_rows": after["negative"],
+    }
+    consistency["nothing_lost"] = (
+        placed == orders == consistency["new_orders_paid"] == captured
+        and consistency["units_ordered"] == consistency["stock_taken"]
+        and after["negative"] == 0
+    )
+    best = {name: max(r.rps for r in rounds) for name, rounds in runs.items()}
+    last = runs["nginx-2"][-1]
+    last.notes["scaling"] = round(best["nginx-2"] / best["nginx-1"], 2)
+    last.notes["consistency"] = consistency
+    for app in apps:
+        app.stop()
+    say(f"nginx: two processes / one = {last.notes['scaling']}x; books: {consistency}")
+    return runs
+
+
+def books(database_url: str) -> dict:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM orders) AS orders, "
+                    "(SELECT count(*) FROM orders WHERE status = 'paid') AS paid, "
+                    "(SELECT coalesce(sum(quantity), 0) FROM order_lines) AS units, "
+                    "(SELECT coalesce(sum(stock), 0) FROM catalog_variants "
+                    " WHERE product_id % :every = 0) AS stock, "
+                    "(SELECT count(*) FROM catalog_variants WHERE stock < 0) AS negative"
+                ),
+                {"every": dataset.HOT_EVERY},
+            ).one()
+    finally:
+        engine.dispose()
+    return dict(row._mapping)

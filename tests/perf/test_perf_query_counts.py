@@ -1,0 +1,203 @@
+"""How many SQL statements each storefront page costs: exact numbers, and the same
+number however many products, variants, images or categories the page shows (no N+1).
+
+Statements are counted with a ``before_cursor_execute`` listener on the app's own
+engine, so the catalog's reads, the cart's backups and the checkout's ledger (which
+uses the engine directly) are all seen. Each page is asked once before it is counted:
+the catalog keeps its navigation and its listings' product counts for 30 seconds per
+process, and the first page of a process pays for them.
+"""
+
+import pytest
+from sqlalchemy import event
+
+from mercato.testing import csrf_token
+from mercato_catalog.models import Category, Product, ProductImage, Variant
+from mercato_catalog.services import ensure_category_path
+
+PLUGINS = ["catalog", "cart", "payments_stripe"]
+ADDRESS = {
+    "email": "ada@example.com",
+    "name": "Ada Lovelace",
+    "line1": "12 Analytical Street",
+    "postal_code": "75001",
+    "city": "Paris",
+    "country": "FR",
+}
+
+
+@pytest.fixture
+def mercato_plugins():
+    return PLUGINS
+
+
+class Statements:
+    """Counts the SQL statements the app sends while ``count`` runs a request."""
+
+    def __init__(self, engine):
+        self.seen: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany):
+        self.seen.append(statement)
+
+    def count(self, request) -> int:
+        self.seen.clear()
+        request()
+        return len(self.seen)
+
+
+@pytest.fixture
+def shop(make_test_app, stripe_settings, tmp_path):
+    app = make_test_app(
+        plugins=PLUGINS, **stripe_settings, **{"mercato.catalog.upload_dir": str(tmp_path)}
+    )
+    app.statements = Statements(app.app.registry.db_engine)
+    return app
+
+
+class Catalog:
+    def __init__(self, session):
+        self.session = session
+        self.made = 0
+
+    def category(self, path: str) -> Category:
+        category = ensure_category_path(self.session, path)
+        self.session.commit()
+        return category
+
+    def product(self, category: Category, variants: int = 1, images: int = 0) -> Product:
+        self.made += 1
+        number = self.made
+        product = Product(slug=f"product-{number}", name=f"Product {number}", description="Nice.")
+        product.categories.append(category)
+        for position in range(variants):
+            product.variants.append(
+                Variant(
+                    sku=f"P{number}-{position}",
+                    name=f"Size {position}",
+                    options={"size": str(position)},
+                    price_amount=1000 + position,
+                    price_currency="EUR",
+                    stock=50,
+                    position=position,
+                )
+            )
+        for position in range(images):
+            product.images.append(
+                ProductImage(
+                    key=f"p{number}/{position}", extension="jpg", alt="", width=10, height=10,
+                    position=position,
+                )
+            )  # fmt: skip
+        self.session.add(product)
+        self.session.commit()
+        return product
+
+
+@pytest.fixture
+def catalog(dbsession):
+    return Catalog(dbsession)
+
+
+@pytest.fixture
+def shelves(catalog):
+    """A category with 3 plain products, another with 20 products of 4 variants and 3
+    images each, under a common parent."""
+    small = catalog.category("clothing/shirts")
+    large = catalog.category("clothing/jackets")
+    plain = [catalog.product(small) for _ in range(3)]
+    rich = [catalog.product(large, variants=4, images=3) for _ in range(20)]
+    return {"small": small, "large": large, "plain": plain, "rich": rich}
+
+
+def page_cost(shop, path: str) -> int:
+    shop.get(path)
+    return shop.statements.count(lambda: shop.get(path))
+
+
+def add(shop, token: str, sku: str) -> None:
+    shop.post_json("/api/cart/lines", {"sku": sku, "quantity": 1}, headers={"X-CSRF-Token": token})
+
+
+def test_product_page_costs_the_same_for_one_variant_or_four_with_images(shop, shelves):
+    plain = page_cost(shop, f"/p/{shelves['plain'][0].slug}")
+    rich = page_cost(shop, f"/p/{shelves['rich'][0].slug}")
+    assert (plain, rich) == (3, 3), shop.statements.seen
+
+
+def test_category_page_costs_the_same_for_three_products_or_twenty(shop, shelves):
+    small = page_cost(shop, "/c/shirts")
+    large = page_cost(shop, "/c/jackets")
+    parent = page_cost(shop, "/c/clothing")
+    assert (small, large, parent) == (5, 5, 5), shop.statements.seen
+
+
+def test_search_and_home_pages_cost_a_fixed_number(shop, shelves):
+    assert page_cost(shop, "/search?q=product") == 4, shop.statements.seen
+    assert page_cost(shop, "/") == 4, shop.statements.seen
+
+
+def test_cart_page_costs_two_catalog_lookups_per_line(shop, shelves):
+    """Pricing and stock are asked per SKU (``mercato_unit_price`` and
+    ``mercato_stock_level`` take one SKU each): the one per-line cost on the storefront,
+    pinned here so that nothing else starts growing with the cart."""
+    token = csrf_token(shop)
+    add(shop, token, "P1-0")
+    one_line = page_cost(shop, "/cart")
+    add(shop, token, "P2-0")
+    add(shop, token, "P3-0")
+    three_lines = page_cost(shop, "/cart")
+    assert (one_line, three_lines) == (4, 8), shop.statements.seen
+
+
+def test_adding_to_the_cart_costs_a_fixed_number_for_a_one_line_cart(shop, shelves):
+    token = csrf_token(shop)
+    add(shop, token, "P1-0")
+    cost = shop.statements.count(lambda: add(shop, token, "P1-0"))
+    assert cost == 5, shop.statements.seen
+
+
+def test_checkout_pages_and_placing_the_order_cost_a_fixed_number(shop, shelves, localstripe):
+    token = csrf_token(shop)
+    add(shop, token, "P1-0")
+    address = {**ADDRESS, "csrf_token": token}
+    costs = {
+        "address": page_cost(shop, "/checkout/address"),
+        "address_post": shop.statements.count(
+            lambda: shop.post("/checkout/address", address, status=303)
+        ),
+        "review": page_cost(shop, "/checkout/review"),
+        "payment": page_cost(shop, "/checkout/payment"),
+    }
+    card = localstripe.client().v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030",
+                     "cvc": "123"},
+        }
+    )  # fmt: skip
+    form = {"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token}
+    costs["place_order"] = shop.statements.count(
+        lambda: shop.post("/checkout/payment", form, status=303)
+    )
+    # Placing the order includes what follows its commit in the same request: the
+    # capture at Stripe recorded, the confirmation email dispatched, the cart emptied.
+    assert costs == {
+        "address": 0,
+        "address_post": 0,
+        "review": 4,
+        "payment": 4,
+        "place_order": 30,
+    }, "\n".join(s.split("\n")[0][:150] for s in shop.statements.seen)
+
+
+def test_checkout_review_grows_only_by_the_per_line_catalog_lookups(shop, shelves):
+    token = csrf_token(shop)
+    add(shop, token, "P1-0")
+    shop.post("/checkout/address", {**ADDRESS, "csrf_token": token}, status=303)
+    one_line = page_cost(shop, "/checkout/review")
+    add(shop, token, "P2-0")
+    add(shop, token, "P3-0")
+    three_lines = page_cost(shop, "/checkout/review")
+    assert (one_line, three_lines) == (4, 8), shop.statements.seen
