@@ -7,6 +7,7 @@ lives in the shop's own code and is not packaged.
 """
 
 import difflib
+import functools
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
@@ -99,7 +100,36 @@ def make_plugin_manager(names: list[str]) -> pluggy.PluginManager:
                 f"({_first_line(exc)}): fix the hook's arguments to match mercato.hookspecs"
             ) from exc
     check_hooks_have_specs(pm)
+    for name, _plugin in loaded:
+        name_errors_of(pm, name)
     return pm
+
+
+def name_errors_of(pm: pluggy.PluginManager, name: str) -> None:
+    """Make an exception raised inside one of ``name``'s hooks say so.
+
+    Whoever reads the error (the log line of a 500, a CLI traceback) learns which
+    plugin to look at: the exception gets a note, and stays the same exception, so
+    callers still catch it by type (``OutOfStock``, ``CheckoutError``).
+    """
+    for caller in pm.get_hookcallers(pm.get_plugin(name)) or ():
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name != name or impl.wrapper or impl.hookwrapper:
+                continue
+            impl.function = _noting(impl.function, f"raised by plugin '{name}' in {caller.name}")
+
+
+def _noting(function, note: str):
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            if note not in getattr(exc, "__notes__", ()):
+                exc.add_note(note)
+            raise
+
+    return call
 
 
 def check_hooks_have_specs(pm: pluggy.PluginManager) -> None:

@@ -212,3 +212,12 @@ def test_installed_plugin_that_cannot_load_is_described_not_fatal(installed_plug
     sys.modules.pop("mercato_hello", None)
     info = next(i for i in describe(make_plugin_manager([])) if i.name == "hello")
     assert info.problem == "cannot be loaded: RuntimeError: half-installed"
+
+
+def test_an_error_inside_a_hook_names_the_plugin_and_keeps_its_type():
+    pm = make_plugin_manager([f"{RECORDER}.first", "tests.kernel.plugins.raising"])
+    with pytest.raises(RuntimeError) as caught:
+        price_lines(pm.hook, [Line(sku="first-SKU", quantity=1)], context())
+    assert caught.value.__notes__ == [
+        "raised by plugin 'tests.kernel.plugins.raising' in mercato_price_adjustments"
+    ]
