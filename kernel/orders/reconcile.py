@@ -119,11 +119,13 @@ def _void_orphans(registry, cutoff: datetime, report: Report) -> None:
         log.info("reconcile: voided payment %s (%s)", payment_id, info.reference)
 
 
-def _capture_committed(registry, cutoff: datetime, report: Report) -> None:
+def _locked_orders(registry, status: str, cutoff: datetime):
+    """Each order in ``status`` since before ``cutoff``, locked in a transaction of its own
+    that commits when the caller moves on; one another process holds is skipped."""
     candidates = _ids(
         registry,
         select(m.Order.id)
-        .where(m.Order.status == m.AUTHORIZED, m.Order.updated_at < cutoff)
+        .where(m.Order.status == status, m.Order.updated_at < cutoff)
         .order_by(m.Order.id),
     )
     for order_id in candidates:
@@ -131,64 +133,56 @@ def _capture_committed(registry, cutoff: datetime, report: Report) -> None:
             order = session.scalars(
                 select(m.Order).where(m.Order.id == order_id).with_for_update(skip_locked=True)
             ).first()
-            if order is None or order.status != m.AUTHORIZED:
-                continue
-            payment = order.live_payment
-            if payment is None:
-                report.failed.append(f"order {order.number}: authorized without a payment")
-                continue
-            if payment.status == m.PAYMENT_CAPTURED:
-                services.payment_captured(
-                    order,
-                    Money(payment.amount_captured, payment.currency),
-                    hooks=registry.hooks,
-                    actor="reconcile",
-                    reason="capture found recorded",
-                )
-                report.marked_paid.append(order.number)
-                continue
-            info = PaymentInfo.of(payment)
-            result, why = payments.capture(registry, info)
-            if result is None:
-                report.failed.append(f"order {order.number}: capture failed ({why})")
-                payment.last_error = f"capture: {why}"[: ledger.ERROR_LENGTH]
-                continue
-            ledger.apply_result(payment, result)
+            if order is not None and order.status == status:
+                yield session, order
+
+
+def _capture_committed(registry, cutoff: datetime, report: Report) -> None:
+    for _session, order in _locked_orders(registry, m.AUTHORIZED, cutoff):
+        payment = order.live_payment
+        if payment is None:
+            report.failed.append(f"order {order.number}: authorized without a payment")
+            continue
+        if payment.status == m.PAYMENT_CAPTURED:
             services.payment_captured(
                 order,
-                result.amount or info.amount_money,
+                Money(payment.amount_captured, payment.currency),
                 hooks=registry.hooks,
                 actor="reconcile",
-                reason=f"payment captured ({info.provider} {info.reference})",
+                reason="capture found recorded",
             )
-            report.captured.append(order.number)
-            log.info("reconcile: captured order %s (%s)", order.number, info.reference)
+            report.marked_paid.append(order.number)
+            continue
+        info = PaymentInfo.of(payment)
+        result, why = payments.capture(registry, info)
+        if result is None:
+            report.failed.append(f"order {order.number}: capture failed ({why})")
+            payment.last_error = f"capture: {why}"[: ledger.ERROR_LENGTH]
+            continue
+        ledger.apply_result(payment, result)
+        services.payment_captured(
+            order,
+            result.amount or info.amount_money,
+            hooks=registry.hooks,
+            actor="reconcile",
+            reason=f"payment captured ({info.provider} {info.reference})",
+        )
+        report.captured.append(order.number)
+        log.info("reconcile: captured order %s (%s)", order.number, info.reference)
 
 
 def _cancel_abandoned(registry, cutoff: datetime, report: Report) -> None:
-    candidates = _ids(
-        registry,
-        select(m.Order.id)
-        .where(m.Order.status == m.AWAITING_PAYMENT, m.Order.updated_at < cutoff)
-        .order_by(m.Order.id),
-    )
-    for order_id in candidates:
-        with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
-            order = session.scalars(
-                select(m.Order).where(m.Order.id == order_id).with_for_update(skip_locked=True)
-            ).first()
-            if order is None or order.status != m.AWAITING_PAYMENT:
-                continue
-            try:
-                services.cancel(
-                    registry,
-                    session,
-                    order,
-                    actor="reconcile",
-                    reason="payment not completed in time",
-                )
-            except services.OrderError as exc:
-                report.failed.append(f"order {order.number}: {exc}")
-                continue
-            report.cancelled.append(order.number)
-            log.info("reconcile: cancelled abandoned order %s", order.number)
+    for session, order in _locked_orders(registry, m.AWAITING_PAYMENT, cutoff):
+        try:
+            services.cancel(
+                registry,
+                session,
+                order,
+                actor="reconcile",
+                reason="payment not completed in time",
+            )
+        except services.OrderError as exc:
+            report.failed.append(f"order {order.number}: {exc}")
+            continue
+        report.cancelled.append(order.number)
+        log.info("reconcile: cancelled abandoned order %s", order.number)

@@ -13,7 +13,6 @@ import secrets
 import socket
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 import redis
@@ -30,11 +29,10 @@ from mercato.settings import resolve_settings
 
 from .accounts import *  # noqa: F403 (customer_user, staff_user, admin_user, login, …)
 from .smtp import *  # noqa: F403 (the smtp_server fixture and SMTPServer)
-from .stripe import LocalStripe, localstripe, stripe_settings  # noqa: F401 (fixtures)
+from .stripe import localstripe, stripe_settings  # noqa: F401 (fixtures)
 
 LOCAL_POSTGRES = ("127.0.0.1", 5432)
 LOCAL_REDIS = ("127.0.0.1", 6379)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

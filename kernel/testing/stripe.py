@@ -13,12 +13,10 @@ from mercato.embedded import (  # noqa: F401 (re-exported for tests)
     EmbeddedStripe,
 )
 
-LocalStripe = EmbeddedStripe
-
 
 @pytest.fixture(scope="session")
 def localstripe():
-    server = LocalStripe()
+    server = EmbeddedStripe()
     yield server
     server.stop()
 
