@@ -8,7 +8,8 @@ HttpOnly and SameSite=Lax, and ``Secure`` whenever the request came over HTTPS
 Two timeouts bound a session id:
 
 * ``mercato.session.idle_timeout`` (seconds, 7 days): a session not used for that
-  long is gone (Redis TTL and a timestamp in the payload, refreshed on each use);
+  long is gone (Redis TTL and a timestamp in the payload, refreshed on each use: the
+  read is a GETEX, which refreshes the TTL in the same round trip);
 * ``mercato.session.max_age`` (seconds, 30 days): no session id lives longer than
   that, however busy (give or take a second: the creation time is stored rounded up).
   Logging in rotates the id (``rotate_session``), so a logged-in session lasts at most
@@ -56,6 +57,26 @@ def csrf_for_api_clients(request):
     return {"csrf_token": get_csrf_token(request)}
 
 
+class RefreshOnRead:
+    """The Redis client as pyramid_session_redis sees it: a session is read with GETEX,
+    which pushes its TTL back in the same command, so the EXPIRE the library sends
+    after every read (a second round trip on every request) is left out. Everything
+    else goes to the client unchanged."""
+
+    def __init__(self, client, timeout: int):
+        self._client = client
+        self._timeout = timeout
+
+    def get(self, key):
+        return self._client.getex(key, ex=self._timeout)
+
+    def expire(self, key, seconds):
+        return True  # done by the GETEX that read the session
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
 def _seconds(settings: dict, key: str, default: int) -> int:
     value = settings.get(key, default)
     try:
@@ -69,7 +90,7 @@ def _seconds(settings: dict, key: str, default: int) -> int:
     return seconds
 
 
-def make_session_factory(settings: dict):
+def make_session_factory(settings: dict, client):
     idle = _seconds(settings, "mercato.session.idle_timeout", 7 * 24 * 3600)
     max_age = _seconds(settings, "mercato.session.max_age", 30 * 24 * 3600)
     secure_mode = str(settings.get("mercato.session.cookie_secure", "auto")).strip().lower()
@@ -79,6 +100,8 @@ def make_session_factory(settings: dict):
             "use auto (Secure over HTTPS), true or false"
         )
 
+    sessions_client = RefreshOnRead(client, idle)
+
     def factory(secure: bool):
         return RedisSessionFactory(
             secret=settings["mercato.secret"],
@@ -87,7 +110,7 @@ def make_session_factory(settings: dict):
             cookie_httponly=True,
             cookie_samesite="Lax",
             cookie_secure=secure,
-            redis_client_callable=lambda request, **_kw: request.registry.redis,
+            redis_client_callable=lambda request, **_kw: sessions_client,
             serialize=_serialize,
             deserialize=json.loads,
             # A payload that cannot be read (tampered, old format) starts a new session
@@ -108,7 +131,8 @@ def make_session_factory(settings: dict):
 
 
 def includeme(config):
-    config.set_session_factory(make_session_factory(config.registry.settings))
+    registry = config.registry
+    config.set_session_factory(make_session_factory(registry.settings, registry.redis))
     # Every POST/PUT/PATCH/DELETE must carry the session's token, as the form field
     # ``csrf_token`` or the ``X-CSRF-Token`` header; a view exempts itself with
     # ``require_csrf=False`` only when it authenticates otherwise (signed webhooks).
