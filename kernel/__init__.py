@@ -13,6 +13,7 @@ from .db import Base
 from .exceptions import CartProblem, CheckoutError, ConfigurationError, OutOfStock
 from .hookspecs import hookimpl
 from .money import Money
+from .pagecache import invalidate_pages, invalidate_pages_now, page_key, render_cached
 from .payments import PaymentInfo, PaymentMethod, PaymentResult
 from .pricing import (
     Adjustment,
@@ -42,9 +43,13 @@ __all__ = [
     "SkuDetails",
     "describe_skus",
     "hookimpl",
+    "invalidate_pages",
+    "invalidate_pages_now",
     "main",
     "make_app",
+    "page_key",
     "price_lines",
+    "render_cached",
 ]
 
 
@@ -74,6 +79,7 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include("pyramid_tm")
     config.include(".db")  # request.dbsession, joined to that transaction
     config.include(".redis_client")  # request.redis
+    config.include(".pagecache")  # shared pages in Redis, personal parts filled per request
     config.include(".sessions")  # Redis sessions + CSRF on every unsafe request
     config.include(".security")  # request.user, the security policy
     config.include(".ratelimit")  # Redis-backed limits: login, reset, search, cart, checkout

@@ -57,6 +57,9 @@ KERNEL_SETTINGS = [
     Setting("mercato.require_https", None, asbool, False),
     Setting("mercato.hsts_max_age", None, int, 365 * 24 * 3600),
     Setting("mercato.session.cookie_secure", None, str, "auto"),
+    # Seconds a shared page (product pages) may stay in the page cache when nothing
+    # invalidates it; 0 turns the cache off (mercato.pagecache).
+    Setting("mercato.page_cache.max_age", None, int, 300),
     Setting("mercato.accounts.bcrypt_rounds", None, int, 12),
     Setting("mercato.accounts.reset_token_ttl", None, int, 3600),
     Setting("mercato.capture", None, str, "checkout"),

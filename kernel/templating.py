@@ -7,19 +7,62 @@ kernel's. A plugin keeps its templates in a sub-folder named after itself
 page by dropping a file with the same name into their folder.
 """
 
-from jinja2 import pass_context
+from functools import partial
+
+from jinja2 import BaseLoader, TemplateNotFound, pass_context
 from markupsafe import Markup, escape
+from pyramid.csrf import get_csrf_token
+
+from .pagecache import hole
+
+
+def render_slot(request, name: str, context: dict) -> Markup:
+    """Every plugin's contribution to the named slot (``mercato_render_slot``)."""
+    parts = request.hooks.mercato_render_slot(request=request, name=name, context=context)
+    # A plain str from a plugin is escaped: only Markup is trusted as HTML.
+    return Markup("").join(escape(part) for part in parts if part is not None)
 
 
 @pass_context
 def slot(context, name: str, **kwargs) -> Markup:
-    """Render every plugin's contribution to the named slot (``mercato_render_slot``)."""
+    """``{{ slot("nav") }}``: a part of the page that is the same for every shopper."""
     request = context.get("request")
     if request is None:
         return Markup("")
-    parts = request.hooks.mercato_render_slot(request=request, name=name, context=kwargs)
-    # A plain str from a plugin is escaped: only Markup is trusted as HTML.
-    return Markup("").join(escape(part) for part in parts if part is not None)
+    return render_slot(request, name, kwargs)
+
+
+@pass_context
+def personal_slot(context, name: str, **kwargs) -> Markup:
+    """``{{ personal_slot("header_tools") }}``: a slot whose answer depends on the
+    shopper (cart, login, CSRF token). A cached page keeps it as a hole, filled on
+    every request; its ``kwargs`` must then be JSON data (Money allowed)."""
+    request = context.get("request")
+    if request is None:
+        return Markup("")
+    return hole(request, "slot", name, kwargs, lambda: render_slot(request, name, kwargs))
+
+
+def render_block(request, template: str) -> Markup:
+    """``template`` rendered for ``request``; it sees ``request`` and ``get_csrf_token``.
+
+    Straight through the Jinja2 environment: a block is rendered on every request of
+    a cached page, and Pyramid's renderer machinery costs more than the block itself.
+    """
+    env = request.registry.jinja2_environment
+    values = {"request": request, "get_csrf_token": partial(get_csrf_token, request)}
+    return Markup(env.get_template(template).render(values))  # noqa: S704 - autoescaped
+
+
+@pass_context
+def personal_block(context, template: str) -> Markup:
+    """``{{ personal_block("accounts/_header_links.jinja2") }}``: a template of its own
+    (seeing only ``request`` and ``get_csrf_token()``) rendered for this shopper, a
+    hole in a cached page."""
+    request = context.get("request")
+    if request is None:
+        return Markup("")
+    return hole(request, "block", template, {}, lambda: render_block(request, template))
 
 
 @pass_context
@@ -32,6 +75,34 @@ def money(context, value) -> str:
     return value.format(locale)
 
 
+class RememberMisses(BaseLoader):
+    """pyramid_jinja2's loader, remembering the names it did not find.
+
+    pyramid_jinja2 first looks every name up relative to the calling package
+    (``mercato_catalog:catalog/product.jinja2``), a miss for every template kept in a
+    ``templates`` folder; Jinja2 caches the templates found, never a miss, so each
+    render paid for a search of the file system. Used only when templates are not
+    reloaded: a template added while the app runs is not looked for again.
+    """
+
+    def __init__(self, loader):
+        self.loader = loader
+        self.missing: set[str] = set()
+
+    @property
+    def searchpath(self) -> list:
+        return self.loader.searchpath  # pyramid_jinja2 adds folders to it in place
+
+    def get_source(self, environment, template):
+        if template in self.missing:
+            raise TemplateNotFound(template)
+        try:
+            return self.loader.get_source(environment, template)
+        except TemplateNotFound:
+            self.missing.add(template)
+            raise
+
+
 def includeme(config):
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
@@ -40,8 +111,13 @@ def includeme(config):
     def register_globals():
         env = config.get_jinja2_environment()
         env.globals["slot"] = slot
+        env.globals["personal_slot"] = personal_slot
+        env.globals["personal_block"] = personal_block
         env.globals["shop_name"] = config.registry.settings["mercato.shop_name"]
         env.filters["money"] = money
+        if not env.auto_reload:
+            env.loader = RememberMisses(env.loader)
+        config.registry.jinja2_environment = env
 
     # After pyramid_jinja2 has created the environment (it does so in an action).
     config.action(None, register_globals, order=999)

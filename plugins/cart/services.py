@@ -194,13 +194,15 @@ class ShopperCart:
         """The cart priced on the server, each line with what the shopper must know."""
         context = self.pricing_context()
         stored = self.stored.lines
+        # Described first: a catalog that reads all the SKUs at once then answers the
+        # per-SKU price and stock hooks below from what it read.
+        details = describe_skus(self.request, [line.sku for line in stored])
         priced = price_lines(
             PricesSeen(self.request.hooks, self._prices),
             [Line(sku=line.sku, quantity=line.quantity) for line in stored],
             context,
         )
         by_sku = {line.sku: line for line in priced.lines}
-        details = describe_skus(self.request, [line.sku for line in stored])
         lines = []
         for line in stored:
             current = by_sku.get(line.sku)

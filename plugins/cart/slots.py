@@ -30,7 +30,11 @@ def add_to_cart_form(request, context: dict) -> Markup | None:
     sku = getattr(variant, "sku", None) or context.get("sku")
     if not sku:
         return None
-    stock = request.cart.stock_level(sku)
+    # The page's own stock figure for the variant, when it gives one (as fresh as the
+    # page: the catalog's cached pages are invalidated by every stock change); else ask.
+    stock = variant.get("stock") if isinstance(variant, dict) else None
+    if stock is None:
+        stock = request.cart.stock_level(sku)
     values = {
         "sku": sku,
         "sold_out": stock is not None and stock <= 0,

@@ -6,9 +6,10 @@ import time
 
 from sqlalchemy.orm import Session
 
+from mercato import invalidate_pages_now
 from mercato.db import make_engine
 
-from . import csvio, sample
+from . import csvio, pagetags, sample
 
 
 class ProgressBar:
@@ -65,6 +66,7 @@ def cmd_sample(args, env) -> int:
         )
     finally:
         engine.dispose()
+    invalidate_pages_now(env.settings, pagetags.CATALOG)
     _say(f"catalog sample: added {made:,} products")
     return 0
 
@@ -97,6 +99,8 @@ def cmd_import(args, env) -> int:
             session.commit()
     finally:
         engine.dispose()
+    # Written through a session of its own: the cached pages are told here.
+    invalidate_pages_now(env.settings, pagetags.CATALOG)
     _say(
         "catalog import: done: "
         + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())

@@ -8,7 +8,17 @@ from pathlib import Path
 
 from mercato import hookimpl
 
-from . import admin_widgets, cli, inventory, present, pricing, sample, slots
+from . import (
+    admin_widgets,
+    cli,
+    inventory,
+    pagetags,  # noqa: F401 - its listeners invalidate cached pages on change
+    present,
+    pricing,
+    sample,
+    slots,
+)
+from .facts import facts
 from .schemas import settings_schema
 from .storage import make_storage
 
@@ -75,7 +85,8 @@ def mercato_unit_price(sku, quantity, context):
 
 @hookimpl
 def mercato_stock_level(dbsession, sku):
-    return inventory.stock_level(dbsession, sku)
+    known = facts(dbsession, [sku])[sku]
+    return None if known is None else known.available
 
 
 @hookimpl

@@ -11,9 +11,13 @@ from collections import Counter
 
 from sqlalchemy import select, update
 
-from mercato import OutOfStock
+from mercato import OutOfStock, invalidate_pages
 
-from .models import Variant
+from .models import Product, Variant
+from .pagetags import PRECISE, product_tag
+
+# The product a variant belongs to, returned by the stock UPDATEs: its page is stale.
+_PRODUCT_SLUG = select(Product.slug).where(Product.id == Variant.product_id).scalar_subquery()
 
 
 def _quantities(lines) -> list[tuple[str, int]]:
@@ -48,14 +52,15 @@ def reserve(dbsession, lines) -> None:
     caller's transaction must abort: earlier lines of the same call were decremented.
     """
     for sku, quantity in _quantities(lines):
-        taken = dbsession.execute(
+        slug = dbsession.execute(
             update(Variant)
             .where(Variant.sku == sku, Variant.active, Variant.stock >= quantity)
             .values(stock=Variant.stock - quantity)
-            .returning(Variant.id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if taken is not None:
+            .returning(_PRODUCT_SLUG)
+            .execution_options(synchronize_session=False, **PRECISE)
+        ).scalar()
+        if slug is not None:
+            invalidate_pages(dbsession, product_tag(slug))
             continue
         available = stock_level(dbsession, sku)
         if available is None:
@@ -66,9 +71,12 @@ def reserve(dbsession, lines) -> None:
 def release(dbsession, lines) -> None:
     """Put every line back into stock (cancellation, refund with restock)."""
     for sku, quantity in _quantities(lines):
-        dbsession.execute(
+        slug = dbsession.execute(
             update(Variant)
             .where(Variant.sku == sku)
             .values(stock=Variant.stock + quantity)
-            .execution_options(synchronize_session=False)
-        )
+            .returning(_PRODUCT_SLUG)
+            .execution_options(synchronize_session=False, **PRECISE)
+        ).scalar()
+        if slug is not None:
+            invalidate_pages(dbsession, product_tag(slug))

@@ -1,11 +1,9 @@
 """How catalog objects are shown: to templates, to other plugins' slots, as JSON."""
 
-from sqlalchemy import select
-
 from mercato import SkuDetails
 
+from .facts import facts
 from .images import SIZES
-from .models import Product, ProductImage, Variant
 
 LOW_STOCK = 5
 
@@ -96,27 +94,19 @@ def product_json(request, product) -> dict:
 
 
 def sku_details(request, skus) -> dict:
-    """Display names and links of the catalog's SKUs, for cart and checkout lines."""
-    rows = request.read_dbsession.execute(
-        select(Variant.sku, Variant.name, Product.name, Product.slug, Product.id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(Variant.sku.in_(list(skus)))
-    ).all()
-    # Descending position: the dict keeps the last one seen, the product's first image.
-    first_images = {
-        image.product_id: image
-        for image in request.read_dbsession.scalars(
-            select(ProductImage)
-            .where(ProductImage.product_id.in_({row[4] for row in rows}))
-            .order_by(ProductImage.product_id, ProductImage.position.desc())
-        )
-    }
+    """Display names and links of the catalog's SKUs, for cart and checkout lines.
+
+    Read through the primary session, with the facts pricing and stock use in the same
+    request: the cart describes its lines first, which makes the whole cart one query.
+    """
     details = {}
-    for sku, variant_name, product_name, slug, product_id in rows:
-        image = first_images.get(product_id)
+    for sku, known in facts(request.dbsession, list(skus)).items():
+        if known is None:
+            continue
+        name = known.product_name
         details[sku] = SkuDetails(
-            name=f"{product_name} – {variant_name}" if variant_name else product_name,
-            url=request.route_path("catalog_product", slug=slug),
-            image_url=image_url(request, image, "thumb") if image is not None else None,
+            name=f"{name} – {known.variant_name}" if known.variant_name else name,
+            url=request.route_path("catalog_product", slug=known.slug),
+            image_url=image_url(request, known.image, "thumb") if known.image else None,
         )
     return details

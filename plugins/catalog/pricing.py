@@ -2,11 +2,9 @@
 
 import logging
 
-from sqlalchemy import select
-
 from mercato import Money
 
-from .models import Product, Variant
+from .facts import facts
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +15,10 @@ def unit_price(dbsession, sku: str, currency: str) -> Money | None:
     A variant priced in another currency than the checkout's is not for sale here
     either: converting is a price-list plugin's job, not the catalog's.
     """
-    row = dbsession.execute(
-        select(Variant.price_amount, Variant.price_currency)
-        .join(Product, Product.id == Variant.product_id)
-        .where(Variant.sku == sku, Variant.active, Product.active)
-    ).one_or_none()
-    if row is None:
+    known = facts(dbsession, [sku])[sku]
+    if known is None or not known.for_sale:
         return None
-    if row.price_currency != currency:
-        log.warning("catalog: %s is priced in %s, not %s", sku, row.price_currency, currency)
+    if known.price_currency != currency:
+        log.warning("catalog: %s is priced in %s, not %s", sku, known.price_currency, currency)
         return None
-    return Money(row.price_amount, row.price_currency)
+    return Money(known.price_amount, known.price_currency)

@@ -8,10 +8,11 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPFound, HTTPMethodNotAllow
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from mercato import page_key, render_cached
 from mercato.ratelimit import limit
 
-from . import present, queries, search
-from .caching import render_page
+from . import pagetags, present, queries, search
+from .caching import cacheable, render_page
 from .images import CONTENT_TYPES
 from .services import SLUG
 from .storage import InvalidKey, check_key
@@ -128,30 +129,44 @@ def category_view(request):
 
 @view_config(route_name="catalog_product", request_method=("GET", "HEAD"))
 def product_view(request):
-    session = request.read_dbsession
-    product = queries.product_by_slug(session, slug_from_path(request))
-    if product is None:
-        raise HTTPNotFound()
-    variants = [present.variant_info(v) for v in product.variants if v.active]
-    chosen = query_params(request).get("variant")
-    selected = None
-    if chosen:
-        selected = next((v for v in variants if v["sku"] == chosen), None)
-        if selected is None:
-            # An old link to an option that is gone: show the product, not an error.
-            raise HTTPFound(location=request.route_path("catalog_product", slug=product.slug))
-    if selected is None and variants:
-        selected = next((v for v in variants if v["available"]), variants[0])
-    category = product.categories[0] if product.categories else None
-    value = {
-        "product": product,
-        "info": present.product_info(request, product),
-        "variants": variants,
-        "selected": selected,
-        "trail": queries.ancestors(session, category) if category else [],
-        "image_url": lambda image, size="medium": present.image_url(request, image, size),
-    }
-    return render_page("catalog/product.jinja2", value, request)
+    slug = slug_from_path(request)
+    chosen = query_params(request).get("variant") or ""
+
+    def values() -> dict:
+        session = request.read_dbsession
+        product = queries.product_by_slug(session, slug)
+        if product is None:
+            raise HTTPNotFound()
+        variants = [present.variant_info(v) for v in product.variants if v.active]
+        selected = None
+        if chosen:
+            selected = next((v for v in variants if v["sku"] == chosen), None)
+            if selected is None:
+                # An old link to an option that is gone: show the product, not an error.
+                location = request.route_path("catalog_product", slug=product.slug)
+                raise HTTPFound(location=location)
+        if selected is None and variants:
+            selected = next((v for v in variants if v["available"]), variants[0])
+        category = product.categories[0] if product.categories else None
+        return {
+            "product": product,
+            "info": present.product_info(request, product),
+            "variants": variants,
+            "selected": selected,
+            "trail": queries.ancestors(session, category) if category else [],
+            "image_url": lambda image, size="medium": present.image_url(request, image, size),
+        }
+
+    # The same page for every shopper but for its personal slots: served from the
+    # page cache while neither this product nor the category tree changed.
+    body = render_cached(
+        request,
+        "catalog/product.jinja2",
+        key=page_key("catalog_product", slug, chosen),
+        tags=(pagetags.CATALOG, pagetags.product_tag(slug)),
+        values=values,
+    )
+    return cacheable(request, Response(body, content_type="text/html", charset="utf-8"))
 
 
 @view_config(route_name="catalog_search", request_method=("GET", "HEAD"))

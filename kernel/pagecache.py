@@ -1,0 +1,250 @@
+"""A page cache shared by every shopper, with personal holes, validated by tags.
+
+A catalog page is the same for every shopper but for a few parts: the mini-cart, the
+account links, flash messages, the add-to-cart form with its CSRF token. A page
+rendered through ``render_cached`` is kept in Redis with those parts left as holes
+(the template calls ``personal_slot()`` / ``personal_block()`` instead of ``slot()`` /
+``include``); every request fills the holes afresh, so a cached page is never one
+shopper's page served to another.
+
+Freshness is by tags, not by time alone: a page is stored with the versions of the
+tags it depends on (``catalog``, ``catalog:product:<slug>`` …), read *before* it was
+rendered, and served only while those versions are unchanged. Whoever changes the data
+calls ``invalidate_pages(dbsession, *tags)``; the versions are bumped in Redis once that
+session commits, so a page can never be stored as fresh with data older than its
+versions. ``mercato.page_cache.max_age`` bounds what a missed invalidation could cost.
+
+One lookup is one Redis round trip (the tag versions and the page, pipelined: two
+keys, so Redis Cluster works; no transaction across them is needed). When Redis
+fails, pages are rendered as if there were no cache.
+"""
+
+import hashlib
+import json
+import logging
+import secrets
+import weakref
+
+from markupsafe import Markup
+from pyramid.renderers import render
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .db import REGISTRY_KEY
+from .money import Money
+
+log = logging.getLogger(__name__)
+
+TAGS_KEY = "mercato:pagecache:tags"
+EPOCH = "$epoch"  # a field of TAGS_KEY, not a tag
+PAGE_PREFIX = "mercato:page:"
+HOLES_KEY = "mercato.page_holes"  # in request.environ while a page is being recorded
+PENDING_KEY = "mercato.page_tags"  # in session.info until the session commits
+
+# Holes are written into the recorded page as NUL-delimited markers: PostgreSQL text
+# cannot hold NUL, so no product name or description can forge one; the per-process
+# token guards against anything else.
+_TOKEN = secrets.token_hex(8)
+
+
+def _marker(index: int) -> str:
+    return f"\x00{_TOKEN}:{index}\x00"
+
+
+# -- recording and filling holes ---------------------------------------------------
+
+
+def hole(request, kind: str, name: str, context: dict, fill_now) -> Markup:
+    """A personal part of a page: rendered now, or left as a hole while recording."""
+    holes = request.environ.get(HOLES_KEY)
+    if holes is None:
+        return fill_now()
+    holes.append([kind, name, context])
+    return Markup(_marker(len(holes) - 1))  # noqa: S704 - our own marker, no user data
+
+
+def _fill_hole(request, kind: str, name: str, context: dict) -> str:
+    from .templating import render_block, render_slot  # templating imports this module
+
+    if kind == "slot":
+        return render_slot(request, name, context)
+    return render_block(request, name)
+
+
+def _fill(request, entry: dict) -> str:
+    parts = entry["parts"]
+    holes = entry["holes"]
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            out.append(part)
+        else:
+            kind, name, context = holes[int(part.split(":", 1)[1])]
+            out.append(_fill_hole(request, kind, name, context))
+    return "".join(out)
+
+
+def _split(body: str, hole_count: int) -> list[str] | None:
+    """Text and markers alternating, or None when the body's markers are not ours."""
+    parts = body.split("\x00")
+    markers = parts[1::2]
+    if len(parts) % 2 == 0 or len(markers) != hole_count:
+        return None
+    if any(marker != f"{_TOKEN}:{index}" for index, marker in enumerate(markers)):
+        return None
+    return parts
+
+
+# -- what a page's holes carry: JSON, with Money kept as Money ---------------------
+
+
+def _encode(value):
+    if isinstance(value, Money):
+        return {"$money": [value.amount, value.currency]}
+    raise TypeError(f"a personal slot's context must be JSON data, not {type(value).__name__}")
+
+
+def _decode(obj: dict):
+    if len(obj) == 1 and "$money" in obj:
+        amount, currency = obj["$money"]
+        return Money(amount, currency)
+    return obj
+
+
+# -- the cache -----------------------------------------------------------------------
+
+
+# Every app's cache in this process: a session that belongs to no app (a script's or
+# a test's own session) invalidates them all when it commits.
+_CACHES: "weakref.WeakSet[PageCache]" = weakref.WeakSet()
+
+
+class PageCache:
+    def __init__(self, redis, max_age: int):
+        self.redis = redis
+        self.max_age = max_age
+        _CACHES.add(self)
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_age > 0
+
+    def lookup(self, key: str, tags) -> tuple[list, dict | None]:
+        """The versions of ``tags`` now, and the page stored under ``key`` if it was
+        rendered at those very versions."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(TAGS_KEY, [EPOCH, *tags])
+        pipe.get(PAGE_PREFIX + key)
+        (epoch, *versions), stored = pipe.execute()
+        if epoch is None:
+            # The versions are new (first start, or Redis lost or evicted them): a new
+            # epoch, so that no page stored before can match versions counted afresh.
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hsetnx(TAGS_KEY, EPOCH, secrets.token_hex(8))
+            pipe.hget(TAGS_KEY, EPOCH)
+            epoch = pipe.execute()[1]
+            stored = None
+        versions = [epoch.decode(), *(int(v or 0) for v in versions)]
+        entry = json.loads(stored, object_hook=_decode) if stored else None
+        if entry is not None and entry["versions"] != versions:
+            entry = None
+        return versions, entry
+
+    def store(self, key: str, versions: list, parts: list[str], holes: list) -> None:
+        entry = {"versions": versions, "parts": parts, "holes": holes}
+        payload = json.dumps(entry, default=_encode, separators=(",", ":"))
+        self.redis.set(PAGE_PREFIX + key, payload, ex=self.max_age)
+
+    def bump(self, tags) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for tag in sorted(set(tags)):
+            pipe.hincrby(TAGS_KEY, tag, 1)
+        pipe.execute()
+
+
+def page_key(*parts: str) -> str:
+    """A fixed-length Redis key for a page named by ``parts`` (route, slug, options)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def render_cached(request, template: str, key: str, tags, values) -> str:
+    """``template`` rendered with ``values()``, served from the cache while ``tags`` hold.
+
+    ``values`` is only called on a miss; it may raise (a 404, a redirect) and nothing
+    is stored. ``key`` must name everything the shared part of the page depends on
+    (see ``page_key``).
+    """
+    cache: PageCache = request.registry.page_cache
+    if not cache.enabled:
+        return render(template, values(), request=request)
+    try:
+        versions, entry = cache.lookup(key, tags)
+    except (RedisError, ValueError, KeyError, TypeError):
+        log.warning("page cache unavailable; rendering %s without it", template, exc_info=True)
+        return render(template, values(), request=request)
+    if entry is not None:
+        return _fill(request, entry)
+
+    holes: list = []
+    request.environ[HOLES_KEY] = holes
+    try:
+        body = render(template, values(), request=request)
+    finally:
+        del request.environ[HOLES_KEY]
+    parts = _split(body, len(holes))
+    if parts is None:
+        raise RuntimeError(f"{template}: a hole marker was lost while rendering")
+    entry = {"parts": parts, "holes": holes}
+    try:
+        cache.store(key, versions, parts, holes)
+    except (RedisError, TypeError):
+        log.warning("page cache: %s not stored", template, exc_info=True)
+    return _fill(request, entry)
+
+
+# -- invalidation ----------------------------------------------------------------------
+
+
+def invalidate_pages(dbsession: Session, *tags: str) -> None:
+    """Bump ``tags`` once ``dbsession`` commits (never if it rolls back)."""
+    dbsession.info.setdefault(PENDING_KEY, set()).update(tags)
+
+
+def invalidate_pages_now(settings: dict, *tags: str) -> None:
+    """Bump ``tags`` at once: for commands that wrote through their own connection."""
+    from .redis_client import make_redis
+
+    client = make_redis(settings)
+    try:
+        PageCache(client, settings["mercato.page_cache.max_age"]).bump(tags)
+    finally:
+        client.close()
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_after_commit(session: Session) -> None:
+    tags = session.info.pop(PENDING_KEY, None)
+    if not tags:
+        return
+    registry = session.info.get(REGISTRY_KEY)
+    caches = [registry.page_cache] if registry is not None else list(_CACHES)
+    for cache in caches:
+        try:
+            cache.bump(tags)
+        except RedisError:
+            # The pages depending on these tags stay cached until max_age: say so.
+            log.error("page cache: could not invalidate %s", sorted(tags), exc_info=True)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(PENDING_KEY, None)
+
+
+def includeme(config):
+    settings = config.registry.settings
+    config.registry.page_cache = PageCache(
+        config.registry.redis, settings["mercato.page_cache.max_age"]
+    )

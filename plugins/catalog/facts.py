@@ -1,0 +1,120 @@
+"""What the catalog knows of a SKU, read once per request for every hook that asks.
+
+A cart asks three hooks about each of its SKUs: ``mercato_sku_details`` (name, link,
+picture), ``mercato_unit_price`` and ``mercato_stock_level``. Each used to be a query
+per SKU. Here one statement reads everything about all the SKUs asked at once (the
+cart page describes its lines first, so the whole cart is one query) and keeps it in
+the session's ``info`` until the session's transaction ends or the catalog changes in
+it (a reservation, an edit): what the hooks answer is what that one read saw, as a
+read-committed transaction would have.
+"""
+
+from dataclasses import dataclass
+from itertools import chain
+
+from sqlalchemy import event, select, true
+from sqlalchemy.orm import Session
+
+from mercato import Base
+
+from .models import Product, ProductImage, Variant
+
+MEMO_KEY = "mercato_catalog.facts"
+
+
+@dataclass(frozen=True, slots=True)
+class SkuFacts:
+    sku: str
+    variant_name: str
+    product_name: str
+    slug: str
+    price_amount: int
+    price_currency: str
+    stock: int
+    for_sale: bool  # the variant and its product are both active
+    image: dict | None  # the product's first picture: key, extension
+
+    @property
+    def available(self) -> int:
+        return self.stock if self.for_sale else 0
+
+
+_FIRST_IMAGE = (
+    select(ProductImage.key, ProductImage.extension)
+    .where(ProductImage.product_id == Product.id)
+    .order_by(ProductImage.position, ProductImage.id)
+    .limit(1)
+    .lateral("first_image")
+)
+
+_QUERY = (
+    select(
+        Variant.sku,
+        Variant.name,
+        Product.name,
+        Product.slug,
+        Variant.price_amount,
+        Variant.price_currency,
+        Variant.stock,
+        Variant.active & Product.active,
+        _FIRST_IMAGE.c.key,
+        _FIRST_IMAGE.c.extension,
+    )
+    .join(Product, Product.id == Variant.product_id)
+    .outerjoin(_FIRST_IMAGE, true())
+)
+
+
+def facts(dbsession, skus) -> dict[str, SkuFacts | None]:
+    """The facts of each of ``skus`` (None for a SKU the catalog does not have)."""
+    memo: dict = dbsession.info.setdefault(MEMO_KEY, {})
+    missing = [sku for sku in dict.fromkeys(skus) if sku not in memo]
+    if missing:
+        for row in dbsession.execute(_QUERY.where(Variant.sku.in_(missing))):
+            sku, variant_name, product_name, slug, amount, currency, stock, for_sale = row[:8]
+            key, extension = row[8:]
+            memo[sku] = SkuFacts(
+                sku=sku,
+                variant_name=variant_name,
+                product_name=product_name,
+                slug=slug,
+                price_amount=amount,
+                price_currency=currency,
+                stock=stock,
+                for_sale=for_sale,
+                image={"key": key, "extension": extension} if key else None,
+            )
+        for sku in missing:
+            memo.setdefault(sku, None)
+    return {sku: memo[sku] for sku in skus}
+
+
+def forget(dbsession) -> None:
+    """The catalog changed in this session (or its transaction ended): read again."""
+    dbsession.info.pop(MEMO_KEY, None)
+
+
+def _is_catalog(obj) -> bool:
+    return isinstance(obj, Base) and type(obj).__tablename__.startswith("catalog_")
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_change(session, flush_context, instances) -> None:
+    if MEMO_KEY in session.info and any(
+        _is_catalog(obj) for obj in chain(session.new, session.dirty, session.deleted)
+    ):
+        forget(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_write(state) -> None:
+    table = getattr(state.statement, "table", None)
+    writes = state.is_update or state.is_delete or state.is_insert
+    if writes and table is not None and table.name.startswith("catalog_"):
+        forget(state.session)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_at_the_end(session) -> None:
+    forget(session)
