@@ -67,6 +67,8 @@ _QUERY = (
 
 def facts(dbsession, skus) -> dict[str, SkuFacts | None]:
     """The facts of each of ``skus`` (None for a SKU the catalog does not have)."""
+    if MEMO_KEY in dbsession.info and _catalog_changes_pending(dbsession):
+        forget(dbsession)  # an edit not flushed yet: the query below flushes it
     memo: dict = dbsession.info.setdefault(MEMO_KEY, {})
     missing = [sku for sku in dict.fromkeys(skus) if sku not in memo]
     if missing:
@@ -98,11 +100,13 @@ def _is_catalog(obj) -> bool:
     return isinstance(obj, Base) and type(obj).__tablename__.startswith("catalog_")
 
 
+def _catalog_changes_pending(session) -> bool:
+    return any(_is_catalog(obj) for obj in chain(session.new, session.dirty, session.deleted))
+
+
 @event.listens_for(Session, "before_flush")
 def _forget_on_change(session, flush_context, instances) -> None:
-    if MEMO_KEY in session.info and any(
-        _is_catalog(obj) for obj in chain(session.new, session.dirty, session.deleted)
-    ):
+    if MEMO_KEY in session.info and _catalog_changes_pending(session):
         forget(session)
 
 

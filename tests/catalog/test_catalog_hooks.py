@@ -2,7 +2,7 @@
 
 import pytest
 import transaction
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import register
 
@@ -162,3 +162,32 @@ def test_mercato_sku_details_names_and_links_the_catalogs_skus(make_test_app, ca
     assert details["J-M"].url == "/p/waxed-jacket"
     assert details["MUG"].name == "Mug"
     assert "NOT-OURS" not in details
+
+
+def test_price_and_stock_read_once_per_transaction_and_again_after_a_change(
+    hooks, catalog, db_engine
+):
+    """The catalog answers a request's price and stock hooks from one read of each SKU,
+    and reads again as soon as stock or a variant changes in the same session."""
+    catalog.product("Mug", sku="MUG", price=1850, stock=4)
+    seen = []
+    event.listen(db_engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    with Session(db_engine) as session:
+        context = PricingContext(currency="EUR", dbsession=session)
+        assert hooks.mercato_unit_price(sku="MUG", quantity=1, context=context) == Money(
+            1850, "EUR"
+        )
+        assert hooks.mercato_stock_level(dbsession=session, sku="MUG") == 4
+        reads = len(seen)
+
+        hooks.mercato_reserve_stock(dbsession=session, lines=[Line("MUG", 3)])
+        assert hooks.mercato_stock_level(dbsession=session, sku="MUG") == 1
+
+        session.scalar(select(Variant).where(Variant.sku == "MUG")).price_amount = 1500
+        assert hooks.mercato_unit_price(sku="MUG", quantity=1, context=context) == Money(
+            1500, "EUR"
+        )
+        session.rollback()
+
+        assert hooks.mercato_stock_level(dbsession=session, sku="MUG") == 4
+    assert reads == 1
