@@ -92,6 +92,31 @@ def page_lines(kind: str, shop: Shop, sessions: list[Session], seed: int = 3) ->
     return lines
 
 
+async def _prime(url: str, paths: list[str], parallel: int = 16) -> int:
+    queue = list(paths)
+    failures = 0
+
+    async def fetcher():
+        nonlocal failures
+        browser = Browser(url)
+        try:
+            while queue:
+                answer = await browser.send("GET", queue.pop())
+                failures += answer.status != 200
+        finally:
+            browser.close()
+
+    await asyncio.gather(*(fetcher() for _ in range(parallel)))
+    return failures
+
+
+def prime_page_cache(url: str, shop: Shop) -> int:
+    """Request every product page of the scenario once: the page cache is then as
+    warm as in a shop that has been open for a while (its hot products cached).
+    Returns how many answers were not 200."""
+    return asyncio.run(_prime(url, [f"/p/{slug}" for slug in shop.products]))
+
+
 def floor_lines(kind: str) -> list[str]:
     if kind == "redis":
         return [request_line("POST", f"/{index}") for index in range(2000)]
