@@ -40,13 +40,20 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def make_engine(settings: dict, url: str | None = None) -> Engine:
-    """An engine whose every wait is bounded: pool, connect and statements."""
+    """An engine whose every wait is bounded: pool, connect and statements.
+
+    Connections are not pinged as they leave the pool (``sqlalchemy.pool_pre_ping``;
+    measured at 15% of an add to cart under load). A connection that died meanwhile
+    (PostgreSQL restarted, a firewall dropped it) fails its first statement; SQLAlchemy
+    then throws away every connection of the pool opened before, and a request is
+    retried by pyramid_retry (``mercato.errors``) on new ones.
+    """
     return create_engine(
         sqlalchemy_url(url or settings["sqlalchemy.url"]),
         pool_size=settings["sqlalchemy.pool_size"],
         max_overflow=settings["sqlalchemy.max_overflow"],
         pool_timeout=settings["sqlalchemy.pool_timeout"],
-        pool_pre_ping=True,
+        pool_pre_ping=settings.get("sqlalchemy.pool_pre_ping", False),
         connect_args={
             "connect_timeout": settings["sqlalchemy.connect_timeout"],
             "options": f"-c statement_timeout={settings['sqlalchemy.statement_timeout_ms']}",

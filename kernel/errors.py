@@ -13,6 +13,7 @@ from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import exception_view_config, notfound_view_config
 from pyramid_retry import is_last_attempt, mark_error_retryable
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,18 @@ def http_error(exc, request):
     )
 
 
+def _lost_connection(exc) -> bool:
+    """A statement failed because its PostgreSQL connection was dead. Its transaction
+    died with the connection, so running the request again repeats nothing (and every
+    external call of an attempt is idempotent anyway). A COMMIT that fails never comes
+    here: it is raised by pyramid_tm after the views, and whether it happened is
+    unknown, so it is never retried."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def _retryable(exc, request) -> bool:
-    """Serialization failures and deadlocks, as the transaction's data managers judge.
+    """Serialization failures and deadlocks, as the transaction's data managers judge,
+    and statements that found their connection dead.
 
     Asked here because this view runs before pyramid_tm looks at the error, while the
     session is still joined to the transaction; once marked, pyramid_retry re-runs the
@@ -129,7 +140,7 @@ def _retryable(exc, request) -> bool:
         txn = request.tm.get()
     except Exception:  # no transaction (an error before pyramid_tm began one)
         return False
-    if txn.isRetryableError(exc):
+    if txn.isRetryableError(exc) or _lost_connection(exc):
         mark_error_retryable(exc)
         return True
     return False

@@ -9,6 +9,7 @@ import logging
 
 from pyramid.view import view_config
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +19,21 @@ def healthz(request):
     return {"status": "ok"}
 
 
+def _select_one(engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def _check_postgres(registry) -> str | None:
     try:
-        with registry.db_engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        try:
+            _select_one(registry.db_engine)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # A pooled connection PostgreSQL dropped (pools are not pinged); the
+            # pool now holds only new ones: ask once more before saying it is down.
+            _select_one(registry.db_engine)
     except Exception as exc:
         log.warning("readyz: PostgreSQL unreachable: %s", type(exc).__name__)
         return "unreachable"

@@ -39,6 +39,9 @@ KERNEL_SETTINGS = [
     Setting("sqlalchemy.pool_timeout", None, float, 10.0),
     Setting("sqlalchemy.statement_timeout_ms", None, int, 15_000),
     Setting("sqlalchemy.connect_timeout", None, int, 5),
+    # Test every connection as it leaves the pool (a round trip per request). Off by
+    # default: a connection found dead is replaced and the request retried instead.
+    Setting("sqlalchemy.pool_pre_ping", None, asbool, False),
     Setting("redis.url", "REDIS_URL", str, None, required=True, secret=True),
     Setting("redis.socket_timeout", None, float, 2.0),
     Setting("mercato.plugins", "MERCATO_PLUGINS", plugin_list, []),

@@ -303,6 +303,15 @@ class TCPProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
+    def cut(self):
+        """Drop every open connection, as a server restart does; new ones still work."""
+        connections, self._connections = self._connections, []
+        for sock in connections:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
     def stop(self):
         self._stopped.set()
         # shutdown() wakes the thread blocked in accept(); close() alone does not on Linux.

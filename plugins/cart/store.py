@@ -22,6 +22,7 @@ from datetime import timedelta
 import redis
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from mercato import Money
 from mercato.datamanagers.redis import RedisDataManager
@@ -268,8 +269,16 @@ class CartStore:
         rows = [(cart.cart_id, cart.version, json.dumps(cart.to_backup())) for cart in carts]
         # Plain SQL on this hot path: Core's statement building cost more CPU than the
         # round trip itself when measured.
-        with self._autocommit.connect() as conn:
-            conn.exec_driver_sql(UPSERT_BACKUP, rows)
+        try:
+            with self._autocommit.connect() as conn:
+                conn.exec_driver_sql(UPSERT_BACKUP, rows)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # A pooled connection that died meanwhile (connections are not pinged);
+            # the pool now holds only new ones. The upsert is idempotent.
+            with self._autocommit.connect() as conn:
+                conn.exec_driver_sql(UPSERT_BACKUP, rows)
 
 
 def delete_backups_older_than(engine: Engine, seconds: int, batch: int = 10_000) -> int:

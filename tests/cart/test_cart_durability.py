@@ -240,3 +240,26 @@ def test_mercato_cli_cart_cleanup_deletes_backups_idle_too_long(
 
 def _days(days: int) -> timedelta:
     return timedelta(days=days)
+
+
+def test_the_backup_survives_postgresql_dropping_the_pools_connections(
+    make_test_app, catalog, tcp_proxy, migrated_database, dbsession
+):
+    """Connections are not pinged as they leave the pool: the backup written after an
+    add finds its connection dead once PostgreSQL restarted, and writes on a new one."""
+    from sqlalchemy.engine import make_url
+
+    from mercato.testing import LOCAL_POSTGRES
+
+    url = make_url(migrated_database)
+    proxy = tcp_proxy((url.host or LOCAL_POSTGRES[0], url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    shopper = Shopper(make_test_app(plugins=PLUGINS, **{"sqlalchemy.url": proxied}))
+    shopper.add("MUG")
+
+    proxy.cut()
+    shopper.add("MUG")
+
+    (backup,) = backups(dbsession).values()
+    assert backup.version == 2
+    assert backup.lines[0]["quantity"] == 2

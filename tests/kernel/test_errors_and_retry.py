@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from mercato.testing import LOCAL_POSTGRES
 from tests.kernel.plugins import retrying
 
 
@@ -70,3 +71,22 @@ def test_address_with_bytes_that_are_not_utf8_is_a_400_not_a_crash(app):
     assert "characters we cannot read" in response.text
     api = app.get("/api/anything/%ff", status=400)
     assert api.json["error"]["status"] == 400
+
+
+def test_a_request_on_a_connection_that_died_is_retried_on_a_new_one(
+    make_test_app, tcp_proxy, migrated_database
+):
+    """Pooled connections are not pinged: when PostgreSQL drops them (a restart), the
+    first statement fails, the pool is renewed and the request runs again."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(migrated_database)
+    proxy = tcp_proxy((url.host or LOCAL_POSTGRES[0], url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    retrying.ATTEMPTS.clear()
+    app = make_test_app(plugins=["tests.kernel.plugins.retrying"], **{"sqlalchemy.url": proxied})
+    assert app.get("/count-probe").json == {"attempts": 1}
+
+    proxy.cut()
+
+    assert app.get("/count-probe").json == {"attempts": 3}  # 2: the dead connection's

@@ -44,3 +44,19 @@ def test_readyz_flips_to_503_when_redis_goes_down(make_test_app, tcp_proxy, redi
 
     response = app.get("/readyz", status=503)
     assert response.json["checks"] == {"postgresql": "ok", "redis": "unreachable"}
+
+
+def test_readyz_stays_ready_when_postgresql_drops_the_pools_connections(
+    make_test_app, tcp_proxy, migrated_database
+):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(migrated_database)
+    proxy = tcp_proxy((url.host or LOCAL_POSTGRES[0], url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = make_test_app(**{"sqlalchemy.url": proxied})
+    assert app.get("/readyz").status_int == 200
+
+    proxy.cut()  # a restart: the pooled connection is dead, new ones work
+
+    assert app.get("/readyz").json["checks"]["postgresql"] == "ok"

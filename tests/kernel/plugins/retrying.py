@@ -20,6 +20,14 @@ def retry_probe(request):
     return {"attempts": len(ATTEMPTS)}
 
 
+@view_config(route_name="count_probe", renderer="json", require_csrf=False)
+def count_probe(request):
+    """One statement per attempt, counted."""
+    ATTEMPTS.append(len(ATTEMPTS) + 1)
+    request.dbsession.execute(text("SELECT 1"))
+    return {"attempts": len(ATTEMPTS)}
+
+
 @view_config(route_name="boom", renderer="json", require_csrf=False)
 def boom(request):
     raise RuntimeError("secret-value-in-traceback")
@@ -29,6 +37,7 @@ def boom(request):
 def mercato_configure(config):
     config.add_route("retry_probe", "/retry-probe")
     config.add_route("boom", "/boom")
+    config.add_route("count_probe", "/count-probe")
     config.add_route("always_conflicts", "/always-conflicts")
     config.scan(__name__)
 
