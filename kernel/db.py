@@ -21,6 +21,7 @@ NAMING_CONVENTION = {
 }
 
 REGISTRY_KEY = "mercato.registry"
+TM_KEY = "mercato.transaction_manager"  # in the info of sessions joined to a request
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -65,6 +66,7 @@ def _dbsession(request) -> Session:
     session = request.registry.dbsession_factory()
     # Joins the session to pyramid_tm: commit when the request succeeds, else abort.
     register(session, transaction_manager=request.tm)
+    session.info[TM_KEY] = request.tm
     request.add_finished_callback(lambda _request: session.close())
     return session
 
@@ -75,6 +77,7 @@ def _read_dbsession(request) -> Session:
         return request.dbsession
     session = factory()
     register(session, transaction_manager=request.tm)
+    session.info[TM_KEY] = request.tm
     request.add_finished_callback(lambda _request: session.close())
     return session
 

@@ -1,7 +1,9 @@
 """Storefront pages: home, category listing, product, search; and the media route.
 
 Every page reads through ``request.read_dbsession`` (a replica when one is configured)
-and leaves with an ETag; see ``caching`` for when a page may be shared.
+and leaves with an ETag; see ``caching`` for when a page may be shared. The product
+page is the exception: it comes from the page cache (``mercato.render_cached``) and is
+rendered, on a miss, from the primary.
 """
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPFound, HTTPMethodNotAllowed, HTTPNotFound
@@ -133,7 +135,9 @@ def product_view(request):
     chosen = query_params(request).get("variant") or ""
 
     def values() -> dict:
-        session = request.read_dbsession
+        # The primary, not a replica: a page rendered from a lagging replica would be
+        # stored as fresh under versions its data predates, and served for minutes.
+        session = request.dbsession
         product = queries.product_by_slug(session, slug)
         if product is None:
             raise HTTPNotFound()
