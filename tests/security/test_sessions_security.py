@@ -114,3 +114,18 @@ def test_logging_in_as_someone_else_does_not_inherit_their_session(app, customer
     login(app, other.email)
 
     assert whoami(app) == {"cart": None, "user": other.email}
+
+
+def test_using_a_session_pushes_its_ttl_back_without_writing_it(app, redis_client):
+    """A page view reads the session (GETEX refreshes its idle timeout); it writes the
+    payload back only when the data changed, never just because time passed."""
+    csrf_token(app)
+    (key,) = redis_client.keys("*")
+    stored = redis_client.get(key)
+    redis_client.expire(key, 100)
+
+    time.sleep(1.1)
+    whoami(app)
+
+    assert redis_client.get(key) == stored
+    assert redis_client.ttl(key) > 100  # back to the idle timeout (7 days)
