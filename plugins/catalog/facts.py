@@ -15,9 +15,7 @@ from itertools import chain
 from sqlalchemy import event, select, true
 from sqlalchemy.orm import Session
 
-from mercato import Base
-
-from .models import Product, ProductImage, Variant
+from .models import CATALOG_MODELS, CATALOG_TABLES, Product, ProductImage, Variant
 
 MEMO_KEY = "mercato_catalog.facts"
 
@@ -96,12 +94,9 @@ def forget(dbsession) -> None:
     dbsession.info.pop(MEMO_KEY, None)
 
 
-def _is_catalog(obj) -> bool:
-    return isinstance(obj, Base) and type(obj).__tablename__.startswith("catalog_")
-
-
 def _catalog_changes_pending(session) -> bool:
-    return any(_is_catalog(obj) for obj in chain(session.new, session.dirty, session.deleted))
+    pending = chain(session.new, session.dirty, session.deleted)
+    return any(isinstance(obj, CATALOG_MODELS) for obj in pending)
 
 
 @event.listens_for(Session, "before_flush")
@@ -114,7 +109,7 @@ def _forget_on_change(session, flush_context, instances) -> None:
 def _forget_on_write(state) -> None:
     table = getattr(state.statement, "table", None)
     writes = state.is_update or state.is_delete or state.is_insert
-    if writes and table is not None and table.name.startswith("catalog_"):
+    if writes and table is not None and table in CATALOG_TABLES:
         forget(state.session)
 
 

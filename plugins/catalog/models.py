@@ -185,3 +185,8 @@ class ProductImage(Base):
 
     def rendition_key(self, size: str) -> str:
         return f"{self.key}/{size}.{self.extension}"
+
+
+# Every model the catalog owns: what its caches watch for changes (pagetags, facts).
+CATALOG_MODELS = (Category, Product, ProductCategory, Variant, ProductImage)
+CATALOG_TABLES = frozenset(model.__table__ for model in CATALOG_MODELS)

@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session
 
 from mercato import invalidate_pages
 
-from .models import Category, Product, ProductCategory, ProductImage, Variant
+from .models import CATALOG_TABLES, Category, Product, ProductCategory, ProductImage, Variant
 
 CATALOG = "catalog"
 PRECISE = {"mercato_catalog_pages_named": True}
 _PRODUCT_PARTS = (Variant, ProductImage, ProductCategory)
-_CATALOG_TABLES = {cls.__table__ for cls in (Category, Product, *_PRODUCT_PARTS)}
 
 
 def product_tag(slug: str) -> str:
@@ -60,5 +59,5 @@ def _bulk_statements(state) -> None:
     if state.execution_options.get("mercato_catalog_pages_named"):
         return
     table = getattr(state.statement, "table", None)
-    if table is not None and table in _CATALOG_TABLES:
+    if table is not None and table in CATALOG_TABLES:
         invalidate_pages(state.session, CATALOG)
