@@ -18,6 +18,20 @@ def text_and_html(message):
     )
 
 
+def with_owner_templates(make_registry, tm_session, tmp_path, files: dict):
+    """A registry whose store owner dropped ``files`` (name → text) into
+    notifications/emails of their templates folder, and the test's session joined to
+    it: ``(registry, session, manager)``."""
+    emails = tmp_path / "notifications" / "emails"
+    emails.mkdir(parents=True)
+    for name, text in files.items():
+        (emails / name).write_text(text)
+    registry = make_registry(**{"mercato.notifications.templates_dir": str(tmp_path)})
+    session, manager = tm_session
+    session.info["mercato.registry"] = registry
+    return registry, session, manager
+
+
 def test_order_confirmation_arrives_once_with_its_lines_and_totals(
     app_session, smtp_server, registry, db_engine
 ):
@@ -139,17 +153,17 @@ def test_money_and_shop_name_follow_the_settings(make_registry, tm_session, smtp
 def test_store_owner_overrides_a_template_by_dropping_a_file(
     make_registry, tm_session, smtp_server, tmp_path
 ):
-    emails = tmp_path / "notifications" / "emails"
-    emails.mkdir(parents=True)
-    (emails / "order_placed.txt.jinja2").write_text(
-        "Subject: Thanks from the corner shop\n\nWe got order {{ number }}: {{ total|money }}."
+    _, session, manager = with_owner_templates(
+        make_registry,
+        tm_session,
+        tmp_path,
+        {
+            "order_placed.txt.jinja2": "Subject: Thanks from the corner shop\n\n"
+            "We got order {{ number }}: {{ total|money }}.",
+            "order_placed.html.jinja2": "<p>We got order <b>{{ number }}</b> "
+            "({{ customer_name }})</p>",
+        },
     )
-    (emails / "order_placed.html.jinja2").write_text(
-        "<p>We got order <b>{{ number }}</b> ({{ customer_name }})</p>"
-    )
-    registry = make_registry(**{"mercato.notifications.templates_dir": str(tmp_path)})
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
     with manager:
         enqueue(session, "order.placed", order_payload(customer_name="<Anna & Co>"))
         enqueue(session, "order.paid", order_payload())  # not overridden: the plugin's
@@ -165,14 +179,16 @@ def test_store_owner_overrides_a_template_by_dropping_a_file(
 def test_template_error_is_reported_and_retried_once_fixed(
     make_registry, tm_session, smtp_server, db_engine, tmp_path
 ):
-    emails = tmp_path / "notifications" / "emails"
-    emails.mkdir(parents=True)
-    broken = emails / "order_placed.txt.jinja2"
-    broken.write_text("Subject: Order {{ number }}\n\n{{ gift_note }}")
-    (emails / "order_placed.html.jinja2").write_text("<p>{{ number }}</p>")
-    registry = make_registry(**{"mercato.notifications.templates_dir": str(tmp_path)})
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    registry, session, manager = with_owner_templates(
+        make_registry,
+        tm_session,
+        tmp_path,
+        {
+            "order_placed.txt.jinja2": "Subject: Order {{ number }}\n\n{{ gift_note }}",
+            "order_placed.html.jinja2": "<p>{{ number }}</p>",
+        },
+    )
+    broken = tmp_path / "notifications" / "emails" / "order_placed.txt.jinja2"
     with manager:  # the order itself commits: a broken email never loses an order
         enqueue(session, "order.placed", order_payload())
 
@@ -193,13 +209,15 @@ def test_template_error_is_reported_and_retried_once_fixed(
 def test_template_syntax_error_names_the_file(
     make_registry, tm_session, smtp_server, db_engine, tmp_path
 ):
-    emails = tmp_path / "notifications" / "emails"
-    emails.mkdir(parents=True)
-    (emails / "account_created.txt.jinja2").write_text("Subject: Hi\n\n{% if")
-    (emails / "account_created.html.jinja2").write_text("<p>Hi</p>")
-    registry = make_registry(**{"mercato.notifications.templates_dir": str(tmp_path)})
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    registry, session, manager = with_owner_templates(
+        make_registry,
+        tm_session,
+        tmp_path,
+        {
+            "account_created.txt.jinja2": "Subject: Hi\n\n{% if",
+            "account_created.html.jinja2": "<p>Hi</p>",
+        },
+    )
     with manager:
         enqueue(session, "account.created", {"email": "bob@example.com"})
 
@@ -212,13 +230,15 @@ def test_template_syntax_error_names_the_file(
 def test_text_template_without_subject_line_is_reported(
     make_registry, tm_session, smtp_server, db_engine, tmp_path
 ):
-    emails = tmp_path / "notifications" / "emails"
-    emails.mkdir(parents=True)
-    (emails / "account_created.txt.jinja2").write_text("Welcome!")
-    (emails / "account_created.html.jinja2").write_text("<p>Welcome!</p>")
-    registry = make_registry(**{"mercato.notifications.templates_dir": str(tmp_path)})
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    _, session, manager = with_owner_templates(
+        make_registry,
+        tm_session,
+        tmp_path,
+        {
+            "account_created.txt.jinja2": "Welcome!",
+            "account_created.html.jinja2": "<p>Welcome!</p>",
+        },
+    )
     with manager:
         enqueue(session, "account.created", {"email": "bob@example.com"})
 
