@@ -1,0 +1,203 @@
+"""The shop exactly as ``mercato demo`` composes it: the plugins that
+``config/development.ini`` enables (the first-party ones, no stand-in plugin), real
+PostgreSQL and Redis, localstripe through the real SDK, an aiosmtpd server for email,
+served by waitress on loopback so that localstripe's webhooks reach it.
+
+Shoppers and staff use the storefront's and the admin's own forms and JSON API; the
+tests look at the results in the database, in Redis, in localstripe and in the mailbox.
+"""
+
+import configparser
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from webtest import TestApp
+from webtest.http import StopableWSGIServer
+
+from mercato import make_app
+from mercato.orders import models as m
+from mercato.testing import PASSWORD, base_settings, csrf_token, login
+from mercato.testing.stripe import PUBLISHABLE_KEY
+from mercato_catalog.models import Product, Variant
+
+REPO = Path(__file__).resolve().parents[2]
+CARD_OK = "4242424242424242"
+CARD_DECLINED = "4000000000000341"
+CARD_3DS = "4000002500003155"
+
+ADDRESS = {
+    "email": "ada@example.com",
+    "name": "Ada Lovelace",
+    "line1": "12 Analytical Street",
+    "postal_code": "75001",
+    "city": "Paris",
+    "country": "FR",
+}
+
+# The products every composed-shop test starts with: (slug, name, sku, price, stock).
+PRODUCTS = [
+    ("tee", "Organic Tee", "TEE", 2400, 10),
+    ("mug", "Blue Mug", "MUG", 1250, 10),
+]
+
+
+def demo_plugins() -> list[str]:
+    """The plugins ``mercato demo`` runs: those of config/development.ini."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(REPO / "config" / "development.ini")
+    plugins = parser["app:main"]["mercato.plugins"].split()
+    assert plugins, "config/development.ini enables no plugin"
+    return plugins
+
+
+@pytest.fixture
+def shop_catalog(dbsession):
+    for slug, name, sku, price, stock in PRODUCTS:
+        product = Product(slug=slug, name=name, description=f"A {name.lower()}", active=True)
+        product.variants.append(
+            Variant(sku=sku, name="", price_amount=price, price_currency="EUR", stock=stock)
+        )
+        dbsession.add(product)
+    dbsession.commit()
+
+
+@pytest.fixture
+def demo_shop(
+    migrated_database, redis_url, stripe_settings, localstripe, smtp_server, shop_catalog
+):
+    """The composed shop's WSGI app, served on loopback; yields a ``DemoShop``."""
+    settings = base_settings(
+        **{
+            "sqlalchemy.url": migrated_database,
+            "redis.url": redis_url,
+            "mercato.plugins": " ".join(demo_plugins()),
+            "mercato.notifications.transport": "smtp",
+            "mercato.notifications.host": "127.0.0.1",
+            "mercato.notifications.port": str(smtp_server.port),
+            **stripe_settings,
+        }
+    )
+    app = make_app(settings, environ={})
+    server = StopableWSGIServer.create(app, host="127.0.0.1", threads=4)
+    localstripe.send_webhooks_to(f"{server.application_url}stripe/webhook")
+    yield DemoShop(app, server.application_url.rstrip("/"), localstripe, smtp_server)
+    server.shutdown()
+    app.registry.db_engine.dispose()
+    app.registry.redis.close()
+
+
+class DemoShop:
+    def __init__(self, app, url: str, localstripe, smtp_server):
+        self.app = app
+        self.url = url
+        self.localstripe = localstripe
+        self.smtp = smtp_server
+
+    def browser(self) -> "Shopper":
+        """A new shopper: a cookie jar of its own on the same app."""
+        return Shopper(TestApp(self.app, extra_environ={"REMOTE_ADDR": "127.0.0.1"}), self)
+
+
+class Shopper:
+    """One browser on the storefront: its cookies, its cart, its checkout."""
+
+    def __init__(self, app: TestApp, shop: DemoShop):
+        self.app = app
+        self.shop = shop
+        self.stripe = shop.localstripe.client()
+
+    @property
+    def token(self) -> str:
+        return csrf_token(self.app)
+
+    def log_in(self, email: str, password: str = PASSWORD):
+        return login(self.app, email, password)
+
+    def add(self, sku: str, quantity: int = 1):
+        return self.app.post(
+            "/cart/add", {"sku": sku, "quantity": quantity, "csrf_token": self.token}, status=303
+        )
+
+    def cart(self) -> dict[str, int]:
+        """The cart as the JSON API shows it: ``{sku: quantity}``."""
+        lines = self.app.get("/api/cart").json["lines"]
+        return {line["sku"]: line["quantity"] for line in lines}
+
+    def address(self, **changes):
+        return self.app.post(
+            "/checkout/address", {**ADDRESS, **changes, "csrf_token": self.token}, status=303
+        )
+
+    def card(self, number: str = CARD_OK) -> str:
+        """A PaymentMethod made through the SDK, as Stripe.js makes it in the browser."""
+        made = self.stripe.v1.payment_methods.create(
+            params={
+                "type": "card",
+                "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
+            }
+        )
+        return made.id
+
+    def pay(self, number: str = CARD_OK, status=303):
+        return self.app.post(
+            "/checkout/payment",
+            {
+                "method": "stripe_card",
+                "details.payment_method": self.card(number),
+                "csrf_token": self.token,
+            },
+            status=status,
+        )
+
+    def buy(self, lines: dict[str, int], number: str = CARD_OK, status=303, **address):
+        for sku, quantity in lines.items():
+            self.add(sku, quantity)
+        self.address(**address)
+        return self.pay(number, status=status)
+
+    def authenticate(self, page_text: str, success: bool = True):
+        """What localstripe's Stripe.js does in the 3-D Secure modal, then the return page."""
+        secret = re.search(r'data-client-secret="([^"]+)"', page_text).group(1)
+        return_url = re.search(r'data-return-url="([^"]+)"', page_text).group(1)
+        pi = secret.split("_secret_")[0]
+        request = urllib.request.Request(
+            f"{self.shop.localstripe.url}/v1/payment_intents/{pi}/_authenticate"
+            f"?success={str(success).lower()}",
+            data=json.dumps({"key": PUBLISHABLE_KEY, "client_secret": secret}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+            response.read()
+        return self.app.get(return_url.replace("&amp;", "&"), status=303)
+
+
+@pytest.fixture
+def demo_shopper(demo_shop) -> Shopper:
+    return demo_shop.browser()
+
+
+@pytest.fixture
+def demo_staff(demo_shop, admin_user) -> Shopper:
+    """A store admin's browser, logged in (the admin's forms and the staff JSON API)."""
+    staff = demo_shop.browser()
+    staff.log_in(admin_user.email, admin_user.password)
+    return staff
+
+
+# ---------------------------------------------------------------------------
+# Looking at the results
+# ---------------------------------------------------------------------------
+
+
+def stock_of(dbsession, sku: str) -> int:
+    dbsession.expire_all()
+    return dbsession.scalar(select(Variant.stock).where(Variant.sku == sku))
+
+
+def all_orders(dbsession) -> list[m.Order]:
+    dbsession.expire_all()
+    return dbsession.scalars(select(m.Order).order_by(m.Order.id)).all()
