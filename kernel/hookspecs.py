@@ -165,7 +165,8 @@ def mercato_cart_checked_out(request, order):
     """The checkout that turned the current cart into ``order`` has committed: empty it.
 
     Called for every plugin, after the commit only; an aborted checkout never calls it,
-    so the shopper's cart is never lost.
+    so the shopper's cart is never lost. ``order`` is read in a transaction of its own;
+    ``request.user`` is detached by the commit: whose cart it was is ``order.customer_id``.
     """
 
 

@@ -12,15 +12,24 @@
 4. commit; then capture (tpc_finish), then empty the cart and start a fresh checkout,
    only once the commit happened (``after_commit``).
 
-Nothing touches the shopper's session or cart before the commit: pyramid_retry may run
-the whole request again, and a retry must find everything as it was.
+Nothing touches the shopper's cart before the commit, and the session only with what
+a retry would compute again (the next purchase's checkout id): pyramid_retry may run the
+whole request again, and a retry must find everything as it was.
+
+A checkout id names one purchase. A repeated submit of it (a double click, a resubmit
+after a crash) finds its order again; a submit with other payment details after it
+became an order is the next purchase, even when the session was never moved on.
 """
 
+import hashlib
 import logging
 import secrets
 import sys
+import threading
+import time
 from dataclasses import dataclass
 
+import redis
 from pyramid_retry import IRetryableError, is_last_attempt
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,7 +46,13 @@ from . import models as m
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "mercato.checkout"
-LOCK_MS = 120_000
+# A submit holds its checkout's lock for LOCK_MS and renews it every LOCK_RENEW_S while
+# it runs (CheckoutLock). A worker killed mid-checkout renews nothing, so a resubmit
+# waits at most LOCK_MS to learn what happened; a live submit is never overtaken.
+LOCK_MS = 5_000
+LOCK_RENEW_S = 1.0
+# Every call a submit makes has a timeout; one still running after this is stuck.
+LOCK_MAX_S = 120
 
 
 class PaymentDeclined(CheckoutError):
@@ -170,8 +185,17 @@ def place_order(
     if not state.get("email") or not state.get("shipping"):
         raise CheckoutError("Please enter your email and address first.", field="email")
     checkout_id = state["id"]
+    digest = ledger.details_digest(method_code, details)
 
     existing = _order_of_checkout(request, checkout_id)
+    if existing is not None and _is_next_purchase(existing, digest):
+        # The session still names a checkout that became an order: the step after its
+        # commit that starts a new one did not happen (a crash, a failure). This submit,
+        # paid with other details, is the next purchase, never a repeat of that order.
+        # Derived, not random: a retried or repeated submit of it finds the same id.
+        checkout_id = hashlib.sha256(f"{checkout_id}:{digest}".encode()).hexdigest()[:32]
+        state = save_checkout_state(request, id=checkout_id)
+        existing = _order_of_checkout(request, checkout_id)
     if existing is not None:
         return Placed(existing, existing.live_payment, repeated=True)
     _lock_checkout(request, checkout_id)
@@ -270,23 +294,69 @@ def _order_of_checkout(request, checkout_id: str) -> m.Order | None:
     ).first()
 
 
+def _is_next_purchase(order: m.Order, digest: str) -> bool:
+    """Whether a submit with payment details ``digest`` is a new purchase rather than a
+    repeat of the one that placed ``order``. An order still waiting for the shopper
+    (3-D Secure) stays their checkout's answer until it is paid or cancelled."""
+    if order.status == m.AWAITING_PAYMENT:
+        return False
+    return all(payment.details_digest != digest for payment in order.payments)
+
+
 def _lock_checkout(request, checkout_id: str) -> None:
     """One submit of a checkout at a time (a double click, two tabs)."""
-    key = f"checkout:{{{checkout_id}}}:lock"
-    token = secrets.token_hex(8)
-    if not request.redis.set(key, token, nx=True, px=LOCK_MS):
+    lock = CheckoutLock(request.redis, checkout_id)
+    if not lock.acquire():
         raise CheckoutBusy("Your order is already being placed. Please wait a moment.")
+    request.add_finished_callback(lambda _request: lock.release())
 
-    def release(_request):
+
+class CheckoutLock:
+    """A short Redis lock that a thread renews for as long as the submit runs.
+
+    Not a long TTL (a killed worker's lock would refuse every resubmit until it
+    expired) nor a check of the owner's process (any worker, on any machine, may serve
+    the resubmit): the lock lives only as long as someone keeps it. One key per
+    command, so Redis Cluster keeps working.
+    """
+
+    def __init__(self, client: redis.Redis, checkout_id: str):
+        self.client = client
+        self.key = f"checkout:{{{checkout_id}}}:lock"
+        self.token = secrets.token_hex(8)
+        self._done = threading.Event()
+
+    def acquire(self) -> bool:
+        if not self.client.set(self.key, self.token, nx=True, px=LOCK_MS):
+            return False
+        threading.Thread(target=self._keep, name=f"lock {self.key}", daemon=True).start()
+        return True
+
+    def _keep(self) -> None:
+        deadline = time.monotonic() + LOCK_MAX_S
+        while not self._done.wait(LOCK_RENEW_S) and time.monotonic() < deadline:
+            try:
+                kept = self.client.eval(RENEW_LOCK, 1, self.key, self.token, LOCK_MS)
+            except redis.RedisError as exc:
+                log.warning("%s not renewed (%s): trying again", self.key, exc)
+                continue
+            if not kept and not self._done.is_set():
+                log.warning("%s lost while its submit was running", self.key)
+                return
+
+    def release(self) -> None:
+        self._done.set()
         try:
-            # Delete only our own lock: one key, so Redis Cluster keeps working.
-            request.redis.eval(RELEASE_LOCK, 1, key, token)
-        except Exception:
-            log.warning("checkout %s: lock not released (expires by itself)", checkout_id)
-
-    request.add_finished_callback(release)
+            # Delete only our own lock: a late release never frees another submit's.
+            self.client.eval(RELEASE_LOCK, 1, self.key, self.token)
+        except redis.RedisError:
+            log.warning("%s not released (expires by itself)", self.key)
 
 
+RENEW_LOCK = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
 RELEASE_LOCK = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 )
@@ -460,17 +530,26 @@ def after_commit(request, work) -> None:
     request.add_response_callback(run)
 
 
-def finish_checkout(request, order_id: int) -> None:
-    """After the commit: empty the cart that became ``order_id``, start a new checkout."""
+def finish_checkout(request, order: m.Order) -> None:
+    """After the commit: start a new checkout, then empty the cart that became ``order``.
+
+    Safe to run again for the same order (a repeated submit finds it): the checkout
+    moves on only from ``order``'s own, and an emptied cart stays empty.
+    """
+    # Read now: after the commit, ORM objects are expired and detached.
+    order_id, checkout_id = order.id, order.checkout_id
 
     def work(request):
-        order = request.dbsession.get(m.Order, order_id)
-        request.hooks.mercato_cart_checked_out(request=request, order=order)
+        # First, and whatever the plugins do next: a session left on a finished
+        # checkout would answer the next purchase with this order.
         state = request.session.get(SESSION_KEY) or {}
-        if state.get("id") == order.checkout_id:
+        if state.get("id") == checkout_id:
             request.session[SESSION_KEY] = {
                 k: v for k, v in state.items() if k in ("email", "shipping", "billing")
             } | {"id": secrets.token_hex(16)}
+        request.hooks.mercato_cart_checked_out(
+            request=request, order=request.dbsession.get(m.Order, order_id)
+        )
 
     after_commit(request, work)
 
@@ -580,7 +659,7 @@ def apply_provider_update(
     # shopper's browser, whatever cookies it carries.
     if order is not None and event_id is None and _is_shoppers_checkout(request, order):
         if order.status in (m.AUTHORIZED, m.PAID):
-            finish_checkout(request, order.id)
+            finish_checkout(request, order)
         elif order.status == m.CANCELLED:
             restart_checkout(
                 request,

@@ -61,4 +61,4 @@ def mercato_cart_lines(request):
 
 @hookimpl
 def mercato_cart_checked_out(request, order):
-    request.cart.checked_out()
+    request.cart.checked_out(order.customer_id)

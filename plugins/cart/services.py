@@ -24,6 +24,11 @@ COOKIE_NAME = "mercato_cart"
 GUEST_ID = re.compile(r"^g[A-Za-z0-9_-]{22}$")
 
 
+def customer_cart_id(user_id: int) -> str:
+    """A customer's cart, the same on every device they log in from."""
+    return f"u{user_id}"
+
+
 class CartError(Exception):
     """A change the cart refuses, with a sentence for the shopper."""
 
@@ -118,7 +123,7 @@ class ShopperCart:
     def cart_id(self) -> str | None:
         user = self.request.user
         if user is not None:
-            return f"u{user.id}"
+            return customer_cart_id(user.id)
         return self._guest_id()
 
     def _guest_id(self) -> str | None:
@@ -332,7 +337,7 @@ class ShopperCart:
         guest = self.store.load(guest_id)
         if not guest.lines:
             return []
-        customer_id = f"u{user.id}"
+        customer_id = customer_cart_id(user.id)
         customer = self.store.load(customer_id)
         ops, notes = [], []
         held = len(customer.lines)
@@ -357,9 +362,15 @@ class ShopperCart:
         self._stored = _apply(customer, ops)
         return notes
 
-    def checked_out(self) -> None:
-        """Empty the cart once a checkout has committed (no transaction is open)."""
-        cart_id = self.cart_id
+    def checked_out(self, customer_id: int | None) -> None:
+        """Empty the cart that became an order of ``customer_id`` (``None``: a guest's),
+        once its checkout has committed.
+
+        Whose cart it was comes from the order, never from ``request.user``: after the
+        commit that ORM object is detached from its closed session, and reading its id
+        raised ``DetachedInstanceError`` and left a paid customer's cart full.
+        """
+        cart_id = customer_cart_id(customer_id) if customer_id is not None else self._guest_id()
         if cart_id is None:
             return
         try:

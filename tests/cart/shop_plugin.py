@@ -23,6 +23,14 @@ class User:
 
 
 @dataclass
+class Order:
+    """What the cart reads of the kernel's order: whose cart became it."""
+
+    lines: list
+    customer_id: int | None
+
+
+@dataclass
 class Variant:
     sku: str
 
@@ -49,14 +57,17 @@ def product(request):
 @view_config(route_name="test_checkout", request_method="POST", renderer="json")
 def checkout(request):
     lines = request.hooks.mercato_cart_lines(request=request)
-    order = {"lines": [(line.sku, line.quantity) for line in lines]}
+    order = Order(
+        lines=[(line.sku, line.quantity) for line in lines],
+        customer_id=getattr(request.user, "id", None),
+    )
 
     def after_commit(committed):
         if committed:
             request.hooks.mercato_cart_checked_out(request=request, order=order)
 
     request.tm.get().addAfterCommitHook(after_commit)
-    return order
+    return {"lines": order.lines}
 
 
 @hookimpl

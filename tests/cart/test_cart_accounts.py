@@ -67,6 +67,16 @@ def test_mercato_cart_checked_out_empties_the_cart_and_its_backup(shopper, dbses
     assert row.lines == [], "the backup is emptied too, so Redis loss cannot bring it back"
 
 
+def test_mercato_cart_checked_out_empties_the_customers_saved_cart(new_shopper):
+    phone, laptop = new_shopper(), new_shopper()
+    phone.login(12)
+    phone.add("MUG", 2)
+    phone.app.post("/test/checkout", headers=phone.headers)
+
+    laptop.login(12)
+    assert laptop.quantities() == {}, "the order's customer's cart, on every device"
+
+
 def test_merge_leaves_sold_out_items_and_a_full_cart_alone(make_test_app, catalog):
     app = make_test_app(plugins=PLUGINS, **{"mercato.cart.max_lines": "2"})
     phone = Shopper(app)

@@ -8,6 +8,7 @@ inventory hooks for real: stock is taken with a guarded UPDATE, as the catalog d
 
 import os
 import signal
+import time
 
 import transaction
 from pyramid.view import view_config
@@ -45,7 +46,9 @@ EVENTS: dict = {}
 
 def reset() -> None:
     FAULTS.clear()
-    FAULTS.update(serialization_failures=0, explode_after_reserve=False, sold_elsewhere=None)
+    FAULTS.update(
+        serialization_failures=0, explode_after_reserve=False, sold_elsewhere=None, slow_reserve=0
+    )
     EVENTS.clear()
     EVENTS.update(checked_out=[], placed=[], status=[], reserve_attempts=0)
 
@@ -104,6 +107,8 @@ def mercato_stock_level(dbsession, sku):
 @hookimpl
 def mercato_reserve_stock(dbsession, lines):
     EVENTS["reserve_attempts"] += 1
+    # A checkout still running (seconds), as a slow database or provider makes it.
+    time.sleep(FAULTS["slow_reserve"])
     if FAULTS["serialization_failures"] > 0:
         FAULTS["serialization_failures"] -= 1
         # PostgreSQL itself raising SQLSTATE 40001, as a conflicting transaction gets it.

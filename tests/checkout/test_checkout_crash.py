@@ -1,10 +1,13 @@
 """A checkout whose process is SIGKILLed mid-way, then ``mercato reconcile`` from the
-command line: every PaymentIntent ends captured with a paid order, or cancelled."""
+command line: every PaymentIntent ends captured with a paid order, or cancelled. And
+the shopper, resubmitting to a worker that replaced it, learns within seconds what
+became of the order."""
 
 import json
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -24,6 +27,8 @@ from .shopping import (
 )
 
 PLUGINS = ["payments_stripe", SHOP_PLUGIN]
+# A dead worker's checkout lock must not outlive a few seconds.
+ANSWER_WITHIN = 8.0
 
 
 @pytest.fixture
@@ -74,7 +79,10 @@ def reconcile_cli(app_settings, tmp_path):
     return run
 
 
-def checkout_until_killed(base: str, process: subprocess.Popen, localstripe) -> requests.Session:
+def checkout_until_killed(
+    base: str, process: subprocess.Popen, localstripe
+) -> tuple[requests.Session, dict]:
+    """The shopper's browser and the payment form it sent when the process died."""
     browser = requests.Session()
     token = browser.get(f"{base}/api/session/csrf", timeout=10).json()["csrf_token"]
     browser.post(
@@ -96,15 +104,26 @@ def checkout_until_killed(base: str, process: subprocess.Popen, localstripe) -> 
             "card": {"number": CARD_OK, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
         }
     )
+    form = {"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token}
     with pytest.raises(requests.ConnectionError):
-        browser.post(
-            f"{base}/checkout/payment",
-            data={"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token},
-            allow_redirects=False,
-            timeout=30,
-        )
+        browser.post(f"{base}/checkout/payment", data=form, allow_redirects=False, timeout=30)
     assert process.wait(timeout=10) == -signal.SIGKILL
-    return browser
+    return browser, form
+
+
+def resubmit(base: str, browser: requests.Session, form: dict) -> tuple[requests.Response, float]:
+    """Submit ``form`` again as a shopper would, again while told to wait (409): the
+    answer, and how long it took to come."""
+    started = time.monotonic()
+    while True:
+        response = browser.post(
+            f"{base}/checkout/payment", data=form, allow_redirects=False, timeout=30
+        )
+        waited = time.monotonic() - started
+        if response.status_code != 409 or waited > ANSWER_WITHIN:
+            return response, waited
+        assert "already being placed" in response.text
+        time.sleep(0.2)
 
 
 def test_killed_between_commit_and_capture_reconcile_captures_exactly_once(
@@ -164,3 +183,53 @@ def test_killed_between_authorize_and_commit_reconcile_voids_the_authorization(
     [pi] = payment_intents(localstripe)
     assert pi.status == "canceled"
     assert [p.status for p in payments(dbsession)] == [m.PAYMENT_VOIDED]
+
+
+@pytest.mark.parametrize("kill_at", ["before_commit", "after_commit"])
+def test_a_resubmit_after_the_worker_died_learns_the_outcome_within_seconds(
+    kill_at, served, serve, app_settings, shop_items, localstripe, dbsession
+):
+    shop_items("DESK", "Oak desk", 25000, 4)
+    process, base = served(kill_at)
+    browser, form = checkout_until_killed(base, process, localstripe)
+    _, replacement = serve(app_settings)
+
+    answer, waited = resubmit(replacement, browser, form)
+
+    assert answer.status_code == 303, answer.text
+    assert waited < ANSWER_WITHIN, "the dead worker's lock was honoured for too long"
+    [order] = orders(dbsession)
+    assert answer.headers["Location"].endswith(f"/checkout/done/{order.access_token}")
+    # Before the commit: a fresh attempt, reusing the dead one's authorization.
+    # After it: the order that committed (its capture is reconcile's, as above).
+    assert order.status == (m.PAID if kill_at == "before_commit" else m.AUTHORIZED)
+    [pi] = payment_intents(localstripe)
+    assert pi.amount == 25000
+    assert stock(dbsession, "DESK") == 3
+    assert browser.get(f"{replacement}/test-shop/cart", timeout=10).json() == {"cart": {}}
+
+
+def test_after_a_crash_left_the_checkout_unfinished_the_next_purchase_is_a_new_order(
+    served, serve, app_settings, shop_items, localstripe, dbsession
+):
+    shop_items("DESK", "Oak desk", 25000, 4)
+    process, base = served("after_commit")
+    browser, form = checkout_until_killed(base, process, localstripe)
+    _, replacement = serve(app_settings)
+    # The dead request never reached the shopper's session: it still names the checkout
+    # that became the first order, and the cart still holds the desk.
+    another_card = localstripe.client().v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": CARD_OK, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
+        }
+    )
+
+    answer, _ = resubmit(replacement, browser, {**form, "details.payment_method": another_card.id})
+
+    assert answer.status_code == 303, answer.text
+    first, second = orders(dbsession)
+    assert answer.headers["Location"].endswith(second.access_token), "not the first order"
+    assert second.status == m.PAID and second.checkout_id != first.checkout_id
+    assert len(payment_intents(localstripe)) == 2
+    assert stock(dbsession, "DESK") == 2

@@ -1,8 +1,13 @@
 """The checkout unit through the storefront: PostgreSQL, Redis and Stripe (localstripe,
 through the real SDK) commit or abort together."""
 
-import pytest
+import threading
+import time
 
+import pytest
+import webtest
+
+from mercato.orders import checkout as co
 from mercato.orders import models as m
 
 from . import shop_plugin
@@ -154,6 +159,39 @@ def test_mercato_cart_checked_out_is_called_only_after_a_commit(shopper, lamp):
     shopper.pay()
 
     assert shop_plugin.EVENTS["checked_out"] == shop_plugin.EVENTS["placed"][-1:]
+
+
+def test_a_second_submit_is_refused_while_the_first_runs_longer_than_its_lock(
+    shopper, lamp, dbsession, redis_client, monkeypatch
+):
+    # The lock of a submit that runs on is kept alive past LOCK_MS, however long it runs.
+    monkeypatch.setattr(co, "LOCK_MS", 1000)
+    monkeypatch.setattr(co, "LOCK_RENEW_S", 0.2)
+    shop_plugin.FAULTS["slow_reserve"] = 2.0
+    shopper.add(lamp)
+    shopper.address()
+    form = {"method": "stripe_card", "details.payment_method": shopper.card()}
+    form["csrf_token"] = shopper.token
+    second_tab = webtest.TestApp(
+        shopper.app.app, cookiejar=shopper.app.cookiejar, extra_environ=shopper.app.extra_environ
+    )
+    first = {}
+    running = threading.Thread(
+        target=lambda: first.update(response=shopper.app.post("/checkout/payment", form))
+    )
+    running.start()
+    while not shop_plugin.EVENTS["reserve_attempts"]:
+        time.sleep(0.01)
+    time.sleep(1.3)
+
+    refused = second_tab.post("/checkout/payment", form, status=409)
+    running.join()
+
+    assert "already being placed" in refused.text
+    assert first["response"].status_int == 303
+    [order] = orders(dbsession)
+    assert order.status == m.PAID
+    assert redis_client.keys("checkout:*") == [], "released once the submit finished"
 
 
 def test_mercato_reserve_stock_refusal_names_the_item_and_mercato_stock_level_warns_first(

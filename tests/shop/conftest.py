@@ -66,28 +66,43 @@ def shop_catalog(dbsession):
 
 
 @pytest.fixture
-def demo_shop(
+def make_demo_shop(
     migrated_database, redis_url, stripe_settings, localstripe, smtp_server, shop_catalog
 ):
-    """The composed shop's WSGI app, served on loopback; yields a ``DemoShop``."""
-    settings = base_settings(
-        **{
-            "sqlalchemy.url": migrated_database,
-            "redis.url": redis_url,
-            "mercato.plugins": " ".join(demo_plugins()),
-            "mercato.notifications.transport": "smtp",
-            "mercato.notifications.host": "127.0.0.1",
-            "mercato.notifications.port": str(smtp_server.port),
-            **stripe_settings,
-        }
-    )
-    app = make_app(settings, environ={})
-    server = StopableWSGIServer.create(app, host="127.0.0.1", threads=4)
-    localstripe.send_webhooks_to(f"{server.application_url}stripe/webhook")
-    yield DemoShop(app, server.application_url.rstrip("/"), localstripe, smtp_server)
-    server.shutdown()
-    app.registry.db_engine.dispose()
-    app.registry.redis.close()
+    """``make_demo_shop(**settings)`` → the composed shop served on loopback, as a
+    ``DemoShop``; ``settings`` override the defaults (another Redis, a timeout …)."""
+    started = []
+
+    def start(**overrides) -> DemoShop:
+        settings = base_settings(
+            **{
+                "sqlalchemy.url": migrated_database,
+                "redis.url": redis_url,
+                "mercato.plugins": " ".join(demo_plugins()),
+                "mercato.notifications.transport": "smtp",
+                "mercato.notifications.host": "127.0.0.1",
+                "mercato.notifications.port": str(smtp_server.port),
+                **stripe_settings,
+                **overrides,
+            }
+        )
+        app = make_app(settings, environ={})
+        server = StopableWSGIServer.create(app, host="127.0.0.1", threads=4)
+        started.append((app, server))
+        localstripe.send_webhooks_to(f"{server.application_url}stripe/webhook")
+        return DemoShop(app, server.application_url.rstrip("/"), localstripe, smtp_server)
+
+    yield start
+    for app, server in started:
+        server.shutdown()
+        app.registry.db_engine.dispose()
+        app.registry.redis.close()
+
+
+@pytest.fixture
+def demo_shop(make_demo_shop):
+    """The composed shop with the test run's Redis."""
+    return make_demo_shop()
 
 
 class DemoShop:

@@ -1,0 +1,158 @@
+"""Checkout in the shop exactly as ``mercato demo`` composes it: guests and customers,
+declined cards and 3-D Secure, looked at in the database, localstripe and the mailbox."""
+
+import time
+
+from sqlalchemy import select
+
+from mercato.orders import models as m
+
+from .conftest import CARD_3DS, CARD_DECLINED, all_orders, stock_of
+
+# How long an email that should not come is waited for: the notifications plugin sends
+# right after the commit, well within this.
+QUIET = 0.5
+
+
+def assert_emails(smtp_server, count: int) -> list:
+    """Exactly ``count`` emails: waits for them, then for any extra one."""
+    smtp_server.wait_for(count)
+    time.sleep(QUIET)
+    messages = smtp_server.messages
+    assert len(messages) == count, [message["Subject"] for message in messages]
+    return messages
+
+
+def payments(dbsession) -> list[m.Payment]:
+    dbsession.expire_all()
+    return dbsession.scalars(select(m.Payment).order_by(m.Payment.id)).all()
+
+
+def cart_page_is_empty(shopper) -> bool:
+    return "Your cart is empty." in shopper.app.get("/cart").text
+
+
+def test_a_guest_checkout_takes_stock_empties_the_cart_and_sends_one_email(
+    demo_shopper, demo_shop, dbsession
+):
+    demo_shopper.buy({"TEE": 1})
+
+    [order] = all_orders(dbsession)
+    assert order.status == m.PAID
+    assert order.customer_id is None
+    assert stock_of(dbsession, "TEE") == 9
+    assert demo_shopper.cart() == {}
+    assert cart_page_is_empty(demo_shopper)
+    [email] = assert_emails(demo_shop.smtp, 1)
+    assert email["To"] == "ada@example.com"
+    assert order.number in email.get_body(("plain",)).get_content()
+
+
+def test_a_customer_checkout_empties_the_cart_and_lists_the_order(
+    demo_shopper, demo_shop, customer_user, dbsession
+):
+    demo_shopper.log_in(customer_user.email)
+
+    confirmation = demo_shopper.buy({"TEE": 1, "MUG": 2}, email=customer_user.email).follow()
+
+    [order] = all_orders(dbsession)
+    assert order.status == m.PAID and order.customer_id == customer_user.id
+    assert [(line.sku, line.quantity) for line in order.lines] == [("TEE", 1), ("MUG", 2)]
+    assert order.number in confirmation.text
+    assert demo_shopper.cart() == {}, "the customer's cart is emptied once the order committed"
+    assert cart_page_is_empty(demo_shopper)
+    assert order.number in demo_shopper.app.get("/account/orders").text
+    [email] = assert_emails(demo_shop.smtp, 1)
+    assert email["To"] == customer_user.email
+    assert (stock_of(dbsession, "TEE"), stock_of(dbsession, "MUG")) == (9, 8)
+
+
+def test_a_customers_second_purchase_is_a_new_order_with_its_own_payment(
+    demo_shopper, demo_shop, customer_user, dbsession
+):
+    demo_shopper.log_in(customer_user.email)
+    demo_shopper.buy({"TEE": 1})
+
+    second = demo_shopper.buy({"MUG": 1}).follow()
+
+    first_order, second_order = all_orders(dbsession)
+    assert [line.sku for line in second_order.lines] == ["MUG"]
+    assert second_order.number in second.text and first_order.number not in second.text
+    assert first_order.checkout_id != second_order.checkout_id
+    assert (first_order.status, second_order.status) == (m.PAID, m.PAID)
+    intents = demo_shop.localstripe.payment_intents()
+    assert sorted((pi.amount, pi.status) for pi in intents) == [
+        (1250, "succeeded"),
+        (2400, "succeeded"),
+    ]
+    assert demo_shopper.cart() == {}
+    assert cart_page_is_empty(demo_shopper)
+    assert (stock_of(dbsession, "TEE"), stock_of(dbsession, "MUG")) == (9, 9)
+    assert_emails(demo_shop.smtp, 2)
+
+
+def test_a_declined_card_keeps_the_cart_and_another_card_pays(demo_shopper, demo_shop, dbsession):
+    declined = demo_shopper.buy({"TEE": 2}, number=CARD_DECLINED, status=402)
+
+    assert "declined" in declined.text
+    assert all_orders(dbsession) == []
+    assert demo_shopper.cart() == {"TEE": 2}, "a declined card leaves the cart as it was"
+    assert stock_of(dbsession, "TEE") == 10
+
+    demo_shopper.pay()
+
+    [order] = all_orders(dbsession)
+    assert order.status == m.PAID and order.amount_captured == 4800
+    [paid] = order.payments
+    intents = {pi.id: pi.status for pi in demo_shop.localstripe.payment_intents()}
+    held = [pi for pi, status in intents.items() if status in ("succeeded", "requires_capture")]
+    assert held == [paid.reference], "only the good card's PaymentIntent holds or took money"
+    assert intents[paid.reference] == "succeeded"
+    declined_attempts = [p for p in payments(dbsession) if p.id != paid.id]
+    assert [(p.status, p.order_id) for p in declined_attempts] == [(m.PAYMENT_FAILED, None)]
+    assert demo_shopper.cart() == {}
+    assert stock_of(dbsession, "TEE") == 8
+    assert_emails(demo_shop.smtp, 1)
+
+
+def test_3d_secure_success_pays_the_order_and_empties_the_customers_cart(
+    demo_shopper, demo_shop, customer_user, dbsession
+):
+    demo_shopper.log_in(customer_user.email)
+    challenge = demo_shopper.buy({"MUG": 1}, number=CARD_3DS, status=200)
+    [order] = all_orders(dbsession)
+    assert order.status == m.AWAITING_PAYMENT
+    assert demo_shopper.cart() == {"MUG": 1}, "kept until the payment is authenticated"
+
+    demo_shopper.authenticate(challenge.text, success=True).follow()
+
+    [order] = all_orders(dbsession)
+    assert order.status == m.PAID and order.amount_captured == 1250
+    [pi] = demo_shop.localstripe.payment_intents()
+    assert pi.status == "succeeded"
+    assert demo_shopper.cart() == {}
+    assert cart_page_is_empty(demo_shopper)
+    assert stock_of(dbsession, "MUG") == 9
+    assert_emails(demo_shop.smtp, 1)
+
+
+def test_3d_secure_failure_cancels_the_order_and_keeps_the_cart(demo_shopper, demo_shop, dbsession):
+    challenge = demo_shopper.buy({"MUG": 1}, number=CARD_3DS, status=200)
+
+    page = demo_shopper.authenticate(challenge.text, success=False).follow()
+
+    [order] = all_orders(dbsession)
+    assert order.status == m.CANCELLED and order.amount_captured == 0
+    [pi] = demo_shop.localstripe.payment_intents()
+    assert pi.status == "canceled"
+    assert demo_shopper.cart() == {"MUG": 1}
+    assert stock_of(dbsession, "MUG") == 10, "the cancelled order's stock is back"
+    assert "please try again" in page.text
+    assert_emails(demo_shop.smtp, 0)
+
+    demo_shopper.pay()
+
+    cancelled, paid = all_orders(dbsession)
+    assert (cancelled.status, paid.status) == (m.CANCELLED, m.PAID)
+    assert demo_shopper.cart() == {}
+    assert_emails(demo_shop.smtp, 1)
