@@ -100,9 +100,26 @@ class RefundForm(colander.MappingSchema):
         missing_msg="Enter the amount to refund, such as 12.50.",
     )
     reason = _text("Reason", 500)
-    restock = colander.SchemaNode(
-        colander.Boolean(), title="Put the items back in stock", missing=False
-    )
+
+    def __init__(self, lines=(), **kw):
+        super().__init__(**kw)
+        # How many units of each of the order's lines go back in stock (0: none). What
+        # is left to put back is the service's to check, under the order's lock.
+        for line in lines:
+            self.add(
+                colander.SchemaNode(
+                    colander.Int(),
+                    name=restock_field(line),
+                    title=f"{line.name} back in stock",
+                    missing=0,
+                    validator=colander.Range(min=0, min_err="Put back 0 or more."),
+                )
+            )
+
+
+def restock_field(line) -> str:
+    """The refund form's field for how many units of ``line`` go back in stock."""
+    return f"restock-{line.position}"
 
 
 class InviteForm(colander.MappingSchema):

@@ -468,7 +468,10 @@ def fulfil_order(request, order: m.Order, tracking_number: str, tracking_url: st
     )
 
 
-def refund_order(request, order: m.Order, amount: Money, reason: str, restock: bool) -> None:
+def refund_order(
+    request, order: m.Order, amount: Money, reason: str, restock: dict[str, int]
+) -> None:
+    """Refund ``amount`` and put ``restock`` (``{sku: units}``) back in stock."""
     orders.refund(
         request.registry,
         request.dbsession,
@@ -480,7 +483,7 @@ def refund_order(request, order: m.Order, amount: Money, reason: str, restock: b
     )
     summary = f"Refunded {amount.format(locale_of(request))}"
     if restock:
-        summary += ", items back in stock"
+        summary += ", back in stock: " + ", ".join(f"{n} × {sku}" for sku, n in restock.items())
     audit(
         request,
         "order.refund",

@@ -19,7 +19,7 @@ from ..accounts.models import User
 from ..accounts.schemas import kept_values, validate
 from ..money import Money
 from ..orders import models as m
-from ..orders.services import OrderError
+from ..orders.services import OrderError, RestockError
 from ..outbox import OutboxError, entries, retry
 from ..plugins import describe, secret_setting_names
 from ..security import safe_next
@@ -172,6 +172,7 @@ def _order_page(request, order: m.Order, *, status: int = 200, **form_state) -> 
             "fulfil": order.status in (m.AUTHORIZED, m.PAID),
             "refund": order.status in (m.PAID, m.FULFILLED, m.PARTIALLY_REFUNDED),
         },
+        "restock_field": schemas.restock_field,
         "values": form_state.get("values", {}),
         "errors": form_state.get("errors", {}),
         "refused": form_state.get("refused", {}),
@@ -271,7 +272,7 @@ def order_fulfil(request):
 )
 def order_refund(request):
     order = _order(request)
-    schema = schemas.RefundForm()
+    schema = schemas.RefundForm(order.lines)
     values, errors = validate(schema, request.POST)
     amount = None
     if values is not None:
@@ -281,14 +282,24 @@ def order_refund(request):
             errors = {"amount": f"Write the amount in {order.currency}, such as 12.50."}
     if errors:
         return _form_failed(request, order, "refund", schema, errors)
-    return _order_action(
-        request,
-        "refund",
-        lambda order: services.refund_order(
-            request, order, amount, values["reason"], values["restock"]
-        ),
-        f"{amount.format(services.locale_of(request))} refunded for order {{number}}.",
-    )
+    restock = {}
+    for line in order.lines:
+        if units := values[schemas.restock_field(line)]:
+            restock[line.sku] = restock.get(line.sku, 0) + units
+
+    try:
+        services.refund_order(request, order, amount, values["reason"], restock)
+    except RestockError as exc:
+        # More than is left to put back: the form again, the message at its line.
+        line = next(line for line in order.lines if line.sku == exc.sku)
+        return _form_failed(
+            request, order, "refund", schema, {schemas.restock_field(line): str(exc)}
+        )
+    except OrderError as exc:
+        return _order_page(request, order, status=409, refused={"refund": str(exc)})
+    locale = services.locale_of(request)
+    request.session.flash(f"{amount.format(locale)} refunded for order {order.number}.")
+    return HTTPSeeOther(request.route_path("admin_order", number=order.number))
 
 
 # ---------------------------------------------------------------------------

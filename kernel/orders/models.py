@@ -149,6 +149,10 @@ class OrderLine(Base):
     __tablename__ = "order_lines"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # Stock comes back at most once per unit sold, whatever staff ask.
+        CheckConstraint(
+            "quantity_restocked BETWEEN 0 AND quantity", name="restocked_within_quantity"
+        ),
         UniqueConstraint("order_id", "position"),
     )
 
@@ -160,6 +164,9 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column("unit_price", BigInteger)
     total_amount: Mapped[int] = mapped_column("total", BigInteger)
+    # Units put back in stock (a refund that restocks, a cancellation); changed only
+    # under the order's row lock, in the transaction that releases the stock.
+    quantity_restocked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -170,6 +177,11 @@ class OrderLine(Base):
     @property
     def total(self) -> Money:
         return self.order.money(self.total_amount)
+
+    @property
+    def quantity_restockable(self) -> int:
+        """Units sold that are not back in stock yet."""
+        return self.quantity - self.quantity_restocked
 
 
 class OrderStatusChange(Base):

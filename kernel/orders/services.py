@@ -10,6 +10,7 @@ in the transaction that makes the change.
 """
 
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,6 +40,14 @@ SYSTEM = "system"
 
 class OrderError(Exception):
     """An operation the order's state does not allow; the message says why, plainly."""
+
+
+class RestockError(OrderError):
+    """Asked to put back in stock what the order does not hold (bad input: a 400)."""
+
+    def __init__(self, message: str, sku: str):
+        super().__init__(message)
+        self.sku = sku
 
 
 def actor_of(request) -> str:
@@ -75,6 +84,66 @@ def order_lines_for_stock(order: m.Order) -> list[Line]:
     return [Line(sku=line.sku, quantity=line.quantity) for line in order.lines]
 
 
+# What a refund puts back in stock: ``True`` for every unit not back yet, or
+# ``{sku: quantity}``; ``False`` (or empty) for nothing.
+Restock = bool | Mapping[str, int]
+
+
+def restock_plan(dbsession, order: m.Order, restock: Restock) -> list[tuple[m.OrderLine, int]]:
+    """The lines to put back in stock and how many units of each, or ``RestockError``.
+
+    Call it holding the order's row lock: the lines are read again as committed, so a
+    unit another transaction put back is never put back twice.
+    """
+    if not restock:
+        return []
+    lines = dbsession.scalars(
+        select(m.OrderLine)
+        .where(m.OrderLine.order_id == order.id)
+        .order_by(m.OrderLine.position)
+        .execution_options(populate_existing=True)
+    ).all()
+    if restock is True:
+        return [(line, line.quantity_restockable) for line in lines if line.quantity_restockable]
+    plan = []
+    for sku, quantity in restock.items():
+        same = [line for line in lines if line.sku == sku]
+        if not same:
+            raise RestockError(f"Order {order.number} has no {sku} to put back in stock.", sku)
+        if quantity <= 0:
+            raise RestockError(f"Put back at least 1 × {sku}, or leave it out.", sku)
+        sold = sum(line.quantity for line in same)
+        left = sum(line.quantity_restockable for line in same)
+        if left == 0:
+            raise RestockError(
+                f"The {sold} × {sku} of order {order.number} "
+                f"{'is' if sold == 1 else 'are'} already back in stock.",
+                sku,
+            )
+        if quantity > left:
+            raise RestockError(
+                f"Only {left} × {sku} of order {order.number} can go back in stock.", sku
+            )
+        # One SKU on several lines (a plugin may split them): fill them in order.
+        for line in same:
+            units = min(quantity, line.quantity_restockable)
+            if units:
+                plan.append((line, units))
+                quantity -= units
+    return plan
+
+
+def put_back(hooks, dbsession, plan: list[tuple[m.OrderLine, int]]) -> None:
+    """Release ``plan``'s stock and count it on its lines, in the same transaction."""
+    if not plan:
+        return
+    for line, units in plan:
+        line.quantity_restocked += units
+    hooks.mercato_release_stock(
+        dbsession=dbsession, lines=[Line(sku=line.sku, quantity=units) for line, units in plan]
+    )
+
+
 # ---------------------------------------------------------------------------
 # Payment outcomes (from the data manager, a webhook, reconcile)
 # ---------------------------------------------------------------------------
@@ -99,11 +168,12 @@ def payment_captured(order: m.Order, amount: Money, *, hooks, actor: str, reason
 
 
 def payment_lost(order: m.Order, *, hooks, dbsession, actor: str, reason: str) -> bool:
-    """The payment failed or was voided before capture: cancel and restock."""
+    """The payment failed or was voided before capture: cancel and put back in stock
+    what is not back yet. The caller holds the order's row lock."""
     if order.status not in (m.AWAITING_PAYMENT, m.AUTHORIZED):
         return False
     change_status(order, m.CANCELLED, hooks=hooks, actor=actor, reason=reason)
-    hooks.mercato_release_stock(dbsession=dbsession, lines=order_lines_for_stock(order))
+    put_back(hooks, dbsession, restock_plan(dbsession, order, True))
     return True
 
 
@@ -123,7 +193,12 @@ def mark_captured_in_own_transaction(registry, payment_id: int, amount: Money, r
 
 
 def _lock(dbsession, order: m.Order) -> m.Order:
-    return dbsession.get(m.Order, order.id, with_for_update=True, populate_existing=True)
+    # FOR NO KEY UPDATE: it still serializes every change to the order, yet lets rows
+    # that point at it (a refund, committed on a connection of its own while this lock
+    # is held) take their foreign key's share lock instead of waiting for us forever.
+    return dbsession.get(
+        m.Order, order.id, with_for_update={"key_share": True}, populate_existing=True
+    )
 
 
 def _record(registry, payment: m.Payment, result) -> None:
@@ -227,24 +302,29 @@ def refund(
     *,
     actor: str,
     reason: str = "",
-    restock: bool = False,
+    restock: Restock = False,
 ) -> m.Refund:
-    """Refund ``amount`` (all or part) of what was captured for ``order``.
+    """Refund ``amount`` (all or part) of what was captured for ``order``, and put back
+    in stock what ``restock`` names (see ``Restock``).
 
     Refuses more than was captured and not yet refunded, counting refunds in flight:
     the check and the refund row are committed together under the payment's row lock,
     before the provider is asked, so two staff members refunding at once cannot return
-    more than was taken.
+    more than was taken. The order's row lock is held from the check of ``restock``
+    (``RestockError``: nothing refunded) to the stock's release, so no unit sold comes
+    back twice.
     """
     if amount.currency != order.currency:
         raise OrderError(f"Refunds of order {order.number} are in {order.currency}.")
     if amount.amount <= 0:
         raise OrderError("A refund must be more than zero.")
+    order = _lock(dbsession, order)
     if order.status not in (m.PAID, m.FULFILLED, m.PARTIALLY_REFUNDED):
         raise OrderError(f"Order {order.number} is {order.status}: there is nothing to refund.")
     payment = next((p for p in order.payments if p.status == m.PAYMENT_CAPTURED), None)
     if payment is None:
         raise OrderError(f"Order {order.number} has no captured payment to refund.")
+    plan = restock_plan(dbsession, order, restock)
 
     with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
         locked = session.get(m.Payment, payment.id, with_for_update=True)
@@ -290,13 +370,9 @@ def refund(
     if row.status == "failed":
         raise OrderError(f"The refund was refused by the payment provider: {row.last_error}")
 
-    order = _lock(dbsession, order)
     order.amount_refunded += amount.amount
     new = m.REFUNDED if order.amount_refunded >= order.amount_captured else m.PARTIALLY_REFUNDED
     change_status(order, new, hooks=registry.hooks, actor=actor, reason=reason or "refund")
-    if restock:
-        registry.hooks.mercato_release_stock(
-            dbsession=dbsession, lines=order_lines_for_stock(order)
-        )
+    put_back(registry.hooks, dbsession, plan)
     _notify_customer(dbsession, "order.refunded", order, amount=amount.to_json())
     return row

@@ -14,7 +14,7 @@ from ..security import can_view_order
 from . import checkout as co
 from . import models as m
 from . import services
-from .schemas import CheckoutAddressSchema, address_from_form, flat_errors
+from .schemas import CheckoutAddressSchema, RestockLines, address_from_form, flat_errors
 
 MAX_DETAIL_LENGTH = 500
 
@@ -243,8 +243,9 @@ def _after_placing(request, placed: co.Placed):
     order = placed.order
     if placed.requires_action:
         return _action_page(request, order, placed.payment)
-    if order.status in (m.AUTHORIZED, m.PAID, m.FULFILLED) and not placed.repeated:
-        co.finish_checkout(request, order.id)
+    if order.status in (m.AUTHORIZED, m.PAID, m.FULFILLED):
+        # Again for a repeat: the submit that placed it may have died before finishing.
+        co.finish_checkout(request, order)
     return HTTPSeeOther(request.route_url("checkout_confirmation", token=order.access_token))
 
 
@@ -401,9 +402,10 @@ def api_place_order(request):
         request.response.status_int = 202
         result["action"] = {"method": placed.payment.method, **(placed.payment.action or {})}
         return result
+    if order.status in (m.AUTHORIZED, m.PAID, m.FULFILLED):
+        # Again for a repeat: the submit that placed it may have died before finishing.
+        co.finish_checkout(request, order)
     if not placed.repeated:
-        if order.status in (m.AUTHORIZED, m.PAID, m.FULFILLED):
-            co.finish_checkout(request, order.id)
         request.response.status_int = 201
     return result
 
@@ -462,23 +464,42 @@ def _staff_call(request, operation):
     permission="orders.manage",
 )
 def api_refund(request):
+    """``{"amount": "24.00", "reason": "…", "restock": […]}``. ``restock`` names what goes
+    back in stock: a list of ``{"sku": "TEE", "quantity": 1}``, ``true`` for every unit
+    not back yet, ``false`` (the default) for nothing. A restock that does not fit the
+    order is a 400 and nothing is refunded."""
+
     order = _staff_order(request)
     body = _body(request)
     try:
         amount = Money.parse(str(body.get("amount", "")), order.currency)
     except ValueError:
         raise HTTPBadRequest('Send {"amount": "12.50"} in the order\'s currency.') from None
+    restock = body.get("restock", False)
+    if isinstance(restock, list):
+        try:
+            lines = RestockLines().deserialize(restock)
+        except colander.Invalid as exc:
+            raise HTTPBadRequest(" ".join(dict.fromkeys(exc.asdict().values()))) from None
+        restock = {}
+        for line in lines:
+            restock[line["sku"]] = restock.get(line["sku"], 0) + line["quantity"]
+    elif not isinstance(restock, bool):
+        raise HTTPBadRequest('Send "restock": true, false or a list of {"sku": …, "quantity": …}.')
 
     def run():
-        services.refund(
-            request.registry,
-            request.dbsession,
-            order,
-            amount,
-            actor=services.actor_of(request),
-            reason=str(body.get("reason", ""))[:500],
-            restock=bool(body.get("restock")),
-        )
+        try:
+            services.refund(
+                request.registry,
+                request.dbsession,
+                order,
+                amount,
+                actor=services.actor_of(request),
+                reason=str(body.get("reason", ""))[:500],
+                restock=restock,
+            )
+        except services.RestockError as exc:
+            raise HTTPBadRequest(str(exc)) from None
         return order
 
     return _staff_call(request, run)

@@ -158,6 +158,7 @@ def test_staff_cancel_an_unpaid_order_which_voids_and_restocks(
     assert cancelled.history[-1].reason == "customer changed their mind"
     assert cancelled.history[-1].actor == f"staff:{staff_user.id}"
     assert stock(dbsession, mug) == 10
+    assert cancelled.lines[0].quantity_restocked == 3
     assert payment_intent(localstripe, cancelled).status == "canceled"
     assert audit_entries(dbsession)[-1].action == "order.cancel"
 
@@ -221,10 +222,11 @@ def test_staff_refund_part_then_the_rest(checkout, mug, staff, staff_user, dbses
     assert partly.history[-1].actor == f"staff:{staff_user.id}"
     assert "€20.00 of €25.00 captured can still be refunded." in first.text
 
-    act(staff, number, "refund", amount="20", restock="true")
+    act(staff, number, "refund", amount="20", **{"restock-1": "2"})
     refunded = order(dbsession, number)
     assert (refunded.status, refunded.amount_refunded) == (m.REFUNDED, 2500)
     assert stock(dbsession, mug) == 10, "restocked on request"
+    assert refunded.lines[0].quantity_restocked == 2
     refunds = localstripe.client().v1.refunds.list(
         params={"payment_intent": refunded.payments[-1].reference}
     )
@@ -234,7 +236,57 @@ def test_staff_refund_part_then_the_rest(checkout, mug, staff, staff_user, dbses
         2000,
     ]
     summaries = [e.summary for e in audit_entries(dbsession)]
-    assert summaries == ["Refunded €5.00 (chipped)", "Refunded €20.00, items back in stock"]
+    assert summaries == ["Refunded €5.00 (chipped)", "Refunded €20.00, back in stock: 2 × MUG"]
+
+
+def test_the_refund_form_asks_how_many_of_each_line_go_back_in_stock(
+    checkout, mug, staff, dbsession
+):
+    number = checkout().buy(mug, 3)
+    act(staff, number, "refund", amount="12.50", **{"restock-1": "1"})
+    assert stock(dbsession, mug) == 8
+
+    page = staff.get(f"/admin/orders/{number}")
+    field = page.html.select_one("#refund-form input[name=restock-1]")
+    assert field["type"] == "number"
+    assert page.html.select_one("label[for=refund-restock-1]").text == "Blue mug (MUG)"
+    assert field.find_next("p", class_="hint").text == "2 of 3 can go back."
+
+
+def test_putting_back_more_than_is_left_is_refused_next_to_the_line(
+    checkout, mug, staff, dbsession, localstripe
+):
+    number = checkout().buy(mug, 2)
+    act(staff, number, "refund", amount="12.50", **{"restock-1": "1"})
+
+    refused = act(staff, number, "refund", amount="12.50", status=400, **{"restock-1": "2"})
+
+    assert refused.html.select_one("#refund-restock-1-error").text == (
+        f"Only 1 × MUG of order {number} can go back in stock."
+    )
+    assert refused.html.select_one("#refund-restock-1")["value"] == "2", "the form is kept"
+    kept = order(dbsession, number)
+    assert (kept.status, kept.amount_refunded) == (m.PARTIALLY_REFUNDED, 1250)
+    assert dbsession.scalars(select(m.Refund.amount)).all() == [1250], "nothing written"
+    refunds = localstripe.client().v1.refunds.list(
+        params={"payment_intent": kept.payments[-1].reference}
+    )
+    assert [r.amount for r in refunds.data] == [1250], "nothing refunded"
+    assert stock(dbsession, mug) == 9
+    assert kept.lines[0].quantity_restocked == 1
+
+
+@pytest.mark.parametrize(
+    ("units", "message"), [("two", '"two" is not a number'), ("-1", "Put back 0 or more.")]
+)
+def test_a_stock_quantity_that_is_not_a_count_is_refused(
+    checkout, mug, staff, dbsession, units, message
+):
+    number = checkout().buy(mug)
+    refused = act(staff, number, "refund", amount="12.50", status=400, **{"restock-1": units})
+    assert refused.html.select_one("#refund-restock-1-error").text == message
+    assert order(dbsession, number).amount_refunded == 0
+    assert stock(dbsession, mug) == 9
 
 
 def test_a_refund_over_the_captured_amount_is_refused_clearly(checkout, mug, staff, dbsession):
