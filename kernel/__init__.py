@@ -91,6 +91,7 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include(".admin")  # store owners run the shop from /admin; every staff action audited
     config.include(".health")  # /healthz, /readyz
     config.include(".errors")  # error pages that leak nothing
+    config.include(".edge")  # a NUL byte anywhere in a request: 400 once here, not a 500 per view
     config.include(".requestlog")  # a line per request an operator can grep by request id
     config.include(".metrics")  # /metrics for Prometheus, closed to the public by default
     config.include(".sentry")  # error reports to Sentry, only when SENTRY_DSN is set

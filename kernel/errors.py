@@ -13,7 +13,11 @@ from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import exception_view_config, notfound_view_config
 from pyramid_retry import is_last_attempt, mark_error_retryable
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
+
+from .redis_client import FAILED_KEY
+from .sessions import abandon_session_writes
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ MESSAGES = {
     500: ("Something went wrong", "We are sorry: something went wrong on our side."),
     503: ("Temporarily unavailable", "The shop is busy or under maintenance. Try again soon."),
 }
+REDIS_DOWN = "Part of the shop is unavailable for a moment. Please try again in a minute."
 
 
 def request_id(request) -> str:
@@ -144,6 +149,22 @@ def _retryable(exc, request) -> bool:
         mark_error_retryable(exc)
         return True
     return False
+
+
+@exception_view_config(RedisError)
+def redis_unavailable(exc, request):
+    """Redis (sessions, carts, rate limits) failed: the shop's own 503, its page
+    rendered without the personal parts that need Redis."""
+    request.environ[FAILED_KEY] = True
+    abandon_session_writes(request)
+    log.warning(
+        "Redis unavailable on %s %s (request %s): %s",
+        request.method,
+        raw_path(request),
+        request_id(request),
+        exc,
+    )
+    return error_response(request, 503, REDIS_DOWN, headers={"Retry-After": "5"})
 
 
 @exception_view_config(Exception)

@@ -16,7 +16,8 @@ versions. ``mercato.page_cache.max_age`` bounds what a missed invalidation could
 
 One lookup is one Redis round trip (the tag versions and the page, pipelined: two
 keys, so Redis Cluster works; no transaction across them is needed). When Redis
-fails, pages are rendered as if there were no cache.
+fails, pages are rendered as if there were no cache, and without their personal parts
+(they need the session and the cart, both in Redis): the shared page from PostgreSQL.
 """
 
 import hashlib
@@ -35,6 +36,7 @@ from zope.sqlalchemy import mark_changed
 
 from .db import REGISTRY_KEY, TM_KEY
 from .money import Money
+from .redis_client import redis_down
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ TAGS_KEY = "mercato:pagecache:tags"
 EPOCH = "$epoch"  # a field of TAGS_KEY, not a tag
 PAGE_PREFIX = "mercato:page:"
 HOLES_KEY = "mercato.page_holes"  # in request.environ while a page is being recorded
+LEFT_OUT_KEY = "mercato.personal_left_out"  # in request.environ once a part was left out
 PENDING_KEY = "mercato.page_tags"  # in session.info until the session commits
 
 # Holes are written into the recorded page as NUL-delimited markers: PostgreSQL text
@@ -57,11 +60,26 @@ def _marker(index: int) -> str:
 # -- recording and filling holes ---------------------------------------------------
 
 
+def _no_store(request, response) -> None:
+    response.cache_control.no_store = True
+
+
+def _leave_out(request) -> bool:
+    """Whether Redis is down, so that personal parts are left out; such a page must
+    not be kept by any cache (it lacks the add-to-cart form and the account links)."""
+    if not redis_down(request):
+        return False
+    if not request.environ.get(LEFT_OUT_KEY):
+        request.environ[LEFT_OUT_KEY] = True
+        request.add_response_callback(_no_store)
+    return True
+
+
 def hole(request, kind: str, name: str, context: dict, fill_now) -> Markup:
     """A personal part of a page: rendered now, or left as a hole while recording."""
     holes = request.environ.get(HOLES_KEY)
     if holes is None:
-        return fill_now()
+        return Markup("") if _leave_out(request) else fill_now()
     holes.append([kind, name, context])
     return Markup(_marker(len(holes) - 1))  # noqa: S704 - our own marker, no user data
 
@@ -69,6 +87,8 @@ def hole(request, kind: str, name: str, context: dict, fill_now) -> Markup:
 def _fill_hole(request, kind: str, name: str, context: dict) -> str:
     from .templating import render_block, render_slot  # templating imports this module
 
+    if _leave_out(request):
+        return ""
     if kind == "slot":
         return render_slot(request, name, context)
     return render_block(request, name)

@@ -13,6 +13,11 @@ reference the error pages show, so a shopper's quote finds the line.
 ``mercato.log_format = json`` makes each line a JSON object (logger ``mercato.requests``;
 give it a handler whose format is ``%(message)s`` for pure JSON lines, as
 config/production.ini does). Default: ``text``.
+
+Whatever a client sent can reach a log message (a path with ``%0d%0a``): every
+Mercato logger (the kernel's and the plugins', ``mercato*``) escapes control
+characters in its messages (``EscapeControlCharacters``), so no client can start a
+forged line in a text log.
 """
 
 import json
@@ -37,6 +42,35 @@ SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 SECRET_WORDS = ("token", "secret", "password", "key", "signature")
 MASK = "***"
 LONGEST_PATH = 512
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character written as ``\\xNN``."""
+    return CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+class EscapeControlCharacters(logging.Filter):
+    """Rewrites a record's message with its control characters escaped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, ()
+        return True
+
+
+ESCAPE_CONTROLS = EscapeControlCharacters()
+
+
+def escape_mercato_logs() -> None:
+    """Give every ``mercato*`` logger the filter (a logger's filters do not apply to
+    its children's records, so each gets it). The modules that log are imported by
+    the time the app is configured."""
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("mercato") and isinstance(logger, logging.Logger):
+            logger.addFilter(ESCAPE_CONTROLS)  # once: addFilter skips one already there
 
 
 def will_be_retried(request, exc: Exception) -> bool:
@@ -122,6 +156,7 @@ def includeme(config):
             f"mercato: setting mercato.log_format = {log_format!r} is not valid: use text or json"
         )
     settings["mercato.log_format"] = log_format
+    escape_mercato_logs()
     # Outermost, so the line times the whole request and sees the final response,
     # error pages included.
     config.add_tween("mercato.requestlog.request_log_tween_factory", under=INGRESS)

@@ -204,6 +204,10 @@ def forbidden(exc, request):
 
 
 def includeme(config):
+    # The user is looked up only where something asks for it. pyramid_tm would look
+    # it up on every request to annotate the transaction (a session read in Redis
+    # and a query), above the error views: /healthz then failed with Redis.
+    config.registry.settings["tm.annotate_user"] = False
     config.add_request_method(_load_user, "user", reify=True)
     permissions = merge_permissions(config.registry.hooks)
     config.registry.mercato_permissions = permissions

@@ -14,15 +14,21 @@ Two timeouts bound a session id:
   that, however busy (give or take a second: the creation time is stored rounded up).
   Logging in rotates the id (``rotate_session``), so a logged-in session lasts at most
   ``max_age`` after the login.
+
+Redis failing while a session is read or given its id answers the shop's 503 page
+(``mercato.errors.redis_unavailable``), never a bare server error.
 """
 
 import json
+import sys
 import time
 
 from pyramid.csrf import get_csrf_token
 from pyramid.settings import asbool
+from pyramid.tweens import EXCVIEW
 from pyramid.view import view_config
 from pyramid_session_redis import RedisSessionFactory
+from redis.exceptions import RedisError
 
 from .exceptions import ConfigurationError
 
@@ -136,6 +142,47 @@ def make_session_factory(settings: dict, client):
     return session_factory
 
 
+def _used_session(request):
+    """The request's session if it was used and not invalidated, else None."""
+    session = request.__dict__.get("session")  # never creates one
+    return None if session is None or session._invalidated else session
+
+
+def abandon_session_writes(request) -> None:
+    """Redis failed: the session's callbacks (setting the cookie, saving the data) must
+    not talk to it after the error page, where a failure is a bare server error."""
+    session = _used_session(request)
+    if session is None:
+        return
+    if session.new:
+        session.invalidate()  # never written: nothing to delete in Redis
+    else:
+        session._session_state.dont_persist = True
+        session._session_state.dont_refresh = True
+
+
+def new_session_id_tween_factory(handler, registry):
+    """A new session that holds data (a CSRF token, a guest's cart) gets its id here.
+
+    That id is a write in Redis, which the library would otherwise make while setting
+    the cookie, after every tween and error view: a failing Redis there was a bare
+    server error. Here it gets the error view's 503 page, and the transaction is
+    aborted (a 5xx).
+    """
+
+    def new_session_id_tween(request):
+        response = handler(request)
+        session = _used_session(request)
+        if session is not None and session.managed_dict:
+            try:
+                session.ensure_id()
+            except RedisError:
+                return request.invoke_exception_view(sys.exc_info())
+        return response
+
+    return new_session_id_tween
+
+
 def includeme(config):
     registry = config.registry
     config.set_session_factory(make_session_factory(registry.settings, registry.redis))
@@ -147,4 +194,9 @@ def includeme(config):
     # request without both is allowed (one with a foreign Origin is still refused).
     config.set_default_csrf_options(require_csrf=True, header="X-CSRF-Token", allow_no_origin=True)
     config.add_route("api_csrf", "/api/session/csrf")
+    config.add_tween(
+        "mercato.sessions.new_session_id_tween_factory",
+        under="pyramid_tm.tm_tween_factory",
+        over=EXCVIEW,
+    )
     config.scan(__name__)

@@ -263,7 +263,8 @@ def csrf_token(testapp) -> str:
 
 
 class TCPProxy:
-    """A loopback TCP proxy to a real server; ``stop()`` makes that server unreachable."""
+    """A loopback TCP proxy to a real server; ``stop()`` makes that server unreachable,
+    ``freeze()`` makes it hang (connections are accepted and never answered)."""
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
@@ -274,6 +275,7 @@ class TCPProxy:
         self.port = self.listener.getsockname()[1]
         self._connections: list[socket.socket] = []
         self._stopped = threading.Event()
+        self._frozen = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -282,6 +284,9 @@ class TCPProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self._frozen.is_set():
+                self._connections.append(client)  # held open, never answered
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -291,11 +296,11 @@ class TCPProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _pipe(self, source, sink):
         try:
             while chunk := source.recv(65536):
-                sink.sendall(chunk)
+                if not self._frozen.is_set():
+                    sink.sendall(chunk)
         except OSError:
             pass
         finally:
@@ -311,6 +316,10 @@ class TCPProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
+
+    def freeze(self):
+        """The server stops answering, as a process stopped with SIGSTOP does."""
+        self._frozen.set()
 
     def stop(self):
         self._stopped.set()

@@ -107,12 +107,13 @@ class LogSender:
     """Writes the email's headers and text to the log (``transport = log``)."""
 
     def send(self, message: EmailMessage) -> None:
-        log.info(
-            "email not sent (mercato.notifications.transport = log)\nTo: %s\nSubject: %s\n\n%s",
-            message["To"],
-            message["Subject"],
-            message.get_body(("plain",)).get_content(),
-        )
+        # A record per line: Mercato's loggers escape control characters (no forged log
+        # lines), so a multi-line message would arrive as one unreadable line.
+        log.info("email not sent (mercato.notifications.transport = log)")
+        log.info("To: %s", message["To"])
+        log.info("Subject: %s", message["Subject"])
+        for line in message.get_body(("plain",)).get_content().splitlines():
+            log.info("| %s", line)
 
 
 class Mailer:
