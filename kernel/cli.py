@@ -5,10 +5,14 @@ Settings come from a pserve-compatible ini file (``-c``, ``MERCATO_CONFIG``, or
 """
 
 import argparse
+import contextlib
+import fcntl
+import functools
 import json
 import logging
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -31,19 +35,30 @@ def load_settings(config_uri: str) -> dict:
 
 
 class Env:
-    """What a command gets: resolved settings and the enabled plugins' hooks."""
+    """What a command gets: the enabled plugins' hooks, and their resolved settings.
+
+    The plugins are loaded at once (their commands are part of ``--help``); the settings
+    are resolved and validated only when a command reads them, so that help and
+    ``mercato plugins`` work before any secret is set, and a command that needs a missing
+    setting still stops with the one line that names it.
+    """
 
     def __init__(self, raw_settings: dict):
         from . import plugins
-        from .settings import resolve_settings
+        from .settings import enabled_plugins
 
         self.raw_settings = raw_settings
-        self.settings = resolve_settings(raw_settings)
-        self.plugin_manager = plugins.make_plugin_manager(self.settings["mercato.plugins"])
-        self.settings.update(
-            plugins.plugin_settings(self.plugin_manager, self.settings, os.environ)
-        )
+        self.plugin_manager = plugins.make_plugin_manager(enabled_plugins(raw_settings))
         self.hooks = self.plugin_manager.hook
+
+    @functools.cached_property
+    def settings(self) -> dict:
+        from . import plugins
+        from .settings import resolve_settings
+
+        settings = resolve_settings(self.raw_settings)
+        settings.update(plugins.plugin_settings(self.plugin_manager, settings, os.environ))
+        return settings
 
     def app(self):
         from . import make_app
@@ -56,7 +71,7 @@ def cmd_serve(args, env: Env) -> int:
 
     options = serving.options_from_config(
         args.config,
-        env.raw_settings,
+        env.settings,  # checked here, once, rather than in every worker
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -78,15 +93,25 @@ def cmd_plugins(args, env: Env) -> int:
 
     secret_keys = plugins.secret_setting_names(env.plugin_manager)
     infos = plugins.describe(env.plugin_manager)
+    # A bad or missing setting is reported with its plugin, not refused: this is where a
+    # store owner looks to learn what to set.
+    problems: list[plugins.SettingProblem] = []
+    validated = plugins.plugin_settings(env.plugin_manager, env.raw_settings, os.environ, problems)
     rows = []
     for info in infos:
-        values = env.settings.get(f"mercato.{info.name}", {}) if info.enabled else {}
+        values = validated.get(f"mercato.{info.name}", {}) if info.enabled else {}
         shown = {
             key: mask(f"mercato.{info.name}.{key}", value, secret_keys)
             for key, value in sorted(values.items())
         }
-        rows.append({**vars(info), "settings": shown})
+        found = [p for p in problems if p.plugin == info.name]
+        rows.append({**vars(info), "settings": shown, "setting_problems": found})
     if args.json:
+        for row in rows:
+            row["setting_problems"] = [
+                {"setting": p.setting, "problem": p.problem, "env": p.env, "message": p.message}
+                for p in row["setting_problems"]
+            ]
         print(json.dumps(rows, indent=2, default=str))
         return 0
     for row in rows:
@@ -94,6 +119,12 @@ def cmd_plugins(args, env: Env) -> int:
         print(f"{state}  {row['name']} {row['version'] or ''}  ({row['source']})")
         if row["problem"]:
             print(f"          {row['problem']}")
+        for problem in row["setting_problems"]:
+            if problem.missing:
+                where = "set it in the ini file" + (f" or {problem.env}" if problem.env else "")
+                print(f"          missing: {problem.setting} ({where})")
+            else:
+                print(f"          {problem.message}")
         if row["hooks"]:
             print(f"          hooks: {', '.join(row['hooks'])}")
         for key, value in row["settings"].items():
@@ -160,8 +191,12 @@ def _demo_data(app, hooks, admin_password: str) -> None:
             progress(f"admin account {DEMO_ADMIN} created")
 
 
-def cmd_demo(args, env_factory) -> int:
-    """Embedded PostgreSQL, Redis and Stripe; migrate; sample data; waitress on 127.0.0.1."""
+def cmd_demo(args, env: Env) -> int:
+    """Embedded PostgreSQL, Redis and Stripe; migrate; sample data; waitress on 127.0.0.1.
+
+    Ctrl-C (SIGINT) and SIGTERM (``kill``, a process manager) stop every server it
+    started; servers a killed demo left running on the same data are stopped first.
+    """
     import waitress
 
     from . import make_app, migrate
@@ -176,44 +211,79 @@ def cmd_demo(args, env_factory) -> int:
 
     data = Path(args.data).resolve()
     data.mkdir(parents=True, exist_ok=True)
+    lock = _lock_demo_data(data)
+    # Python dies at once on SIGTERM, skipping the stops below; make it a Ctrl-C instead.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for leftover in (
+        EmbeddedPostgres.stop_leftover(data / "postgres"),
+        EmbeddedRedis.stop_leftover(data / "redis"),
+    ):
+        if leftover:
+            print(f"mercato demo: {leftover}; starting afresh", flush=True)
     print("mercato demo: starting embedded PostgreSQL, Redis and Stripe …", flush=True)
-    postgres = EmbeddedPostgres(data / "postgres")
-    redis_server = EmbeddedRedis(data / "redis")
-    stripe_server = EmbeddedStripe()
-    try:
-        os.environ.update(
-            {
-                "DATABASE_URL": postgres.url,
-                "REDIS_URL": redis_server.url,
-                "STRIPE_API_KEY": API_KEY,
-                "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
-                "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "STRIPE_API_BASE": stripe_server.url,
-                "STRIPE_JS_URL": stripe_server.js_url,
-            }
-        )
-        os.environ.setdefault("MERCATO_SECRET", _demo_secret(data / "secret"))
-        env = env_factory()
-        print("mercato demo: migrating …", flush=True)
-        migrate.run(env.settings, env.hooks)
-        app = make_app(env.raw_settings)
-        admin_password = _demo_secret(data / "admin-password")
-        _demo_data(app, env.hooks, admin_password)
-        stripe_server.send_webhooks_to(f"http://127.0.0.1:{args.port}/stripe/webhook")
-        print(
-            f"mercato demo: open http://127.0.0.1:{args.port}/  (Ctrl-C stops)\n"
-            f"mercato demo: staff pages at /admin: {DEMO_ADMIN} / {admin_password}",
-            flush=True,
-        )
-        waitress.serve(app, host="127.0.0.1", port=args.port, threads=8)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("mercato demo: stopping embedded servers …", flush=True)
-        stripe_server.stop()
-        redis_server.stop()
-        postgres.stop()
+    with lock, contextlib.ExitStack() as started:
+        try:
+            postgres = EmbeddedPostgres(data / "postgres")
+            started.callback(postgres.stop)
+            redis_server = EmbeddedRedis(data / "redis")
+            started.callback(redis_server.stop)
+            stripe_server = EmbeddedStripe()
+            started.callback(stripe_server.stop)
+            os.environ.update(
+                {
+                    "DATABASE_URL": postgres.url,
+                    "REDIS_URL": redis_server.url,
+                    "STRIPE_API_KEY": API_KEY,
+                    "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+                    "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                    "STRIPE_API_BASE": stripe_server.url,
+                    "STRIPE_JS_URL": stripe_server.js_url,
+                }
+            )
+            os.environ.setdefault("MERCATO_SECRET", _demo_secret(data / "secret"))
+            print("mercato demo: migrating …", flush=True)
+            migrate.run(env.settings, env.hooks)
+            app = make_app(env.raw_settings)
+            admin_password = _demo_secret(data / "admin-password")
+            _demo_data(app, env.hooks, admin_password)
+            stripe_server.send_webhooks_to(f"http://127.0.0.1:{args.port}/stripe/webhook")
+            print(
+                f"mercato demo: open http://127.0.0.1:{args.port}/  (Ctrl-C stops)\n"
+                f"mercato demo: staff pages at /admin: {DEMO_ADMIN} / {admin_password}",
+                flush=True,
+            )
+            waitress.serve(app, host="127.0.0.1", port=args.port, threads=8)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            # A second signal must not cut the stops short and leave a server behind.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print("mercato demo: stopping embedded servers …", flush=True)
     return 0
+
+
+def _lock_demo_data(data: Path):
+    """Hold a lock on the demo's data folder for as long as the demo runs.
+
+    The system drops it when the process ends, however it ends: a server found running
+    on an unlocked folder was left by a demo that is gone, and may be stopped.
+    """
+    lock = (data / "demo.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise ConfigurationError(
+            f"mercato demo: another demo (pid {holder}) is running on {data}: stop it, "
+            "or give this one its own --data folder"
+        ) from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def build_parser(env: Env | None) -> argparse.ArgumentParser:
@@ -243,7 +313,7 @@ def build_parser(env: Env | None) -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the storefront on embedded PostgreSQL and Redis")
     p.add_argument("--port", type=int, default=6543)
     p.add_argument("--data", default="var/demo", help="where the embedded servers keep data")
-    p.set_defaults(func=cmd_demo, needs_env=False)
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("migrate", help="upgrade the database (kernel and every plugin)")
     p.add_argument(
@@ -282,16 +352,18 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("-c", "--config", default=os.environ.get("MERCATO_CONFIG", DEFAULT_CONFIG))
     known, rest = pre.parse_known_args(argv)
     try:
-        raw = load_settings(known.config)
-        # The demo starts its own servers first, so its settings are resolved later.
-        env = None if rest[:1] == ["demo"] else Env(raw)
+        env = Env(load_settings(known.config))
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
+        if not {"-h", "--help"} & set(rest):
+            return 2
+        env = None  # help still works: the kernel's commands, without the plugins'
+    try:
         parser = build_parser(env)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        if args.func is cmd_demo:
-            return cmd_demo(args, lambda: Env(raw))
         return args.func(args, env) or 0
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)

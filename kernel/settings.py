@@ -86,25 +86,35 @@ def resolve_settings(settings: dict, environ: os._Environ | dict | None = None) 
     environ = os.environ if environ is None else environ
     resolved = dict(settings)
     for setting in KERNEL_SETTINGS:
-        value = resolved.get(setting.key)
-        if setting.env and environ.get(setting.env):
-            value = environ[setting.env]
-        if value in (None, ""):
-            if setting.required:
-                hint = f" or the {setting.env} environment variable" if setting.env else ""
-                raise ConfigurationError(
-                    f"mercato: setting {setting.key} is missing: set it in the ini file{hint}"
-                )
-            resolved[setting.key] = setting.default
-            continue
-        try:
-            resolved[setting.key] = setting.coerce(value)
-        except (TypeError, ValueError):
-            raise ConfigurationError(
-                f"mercato: setting {setting.key} = {value!r} is not valid: "
-                f"expected {getattr(setting.coerce, '__name__', 'a different value')}"
-            ) from None
+        resolved[setting.key] = _resolve(setting, settings, environ)
     return resolved
+
+
+def enabled_plugins(settings: dict, environ: os._Environ | dict | None = None) -> list[str]:
+    """``mercato.plugins`` alone, the other settings unchecked: enough to load the plugins
+    for what needs no secret (``mercato --help``, ``mercato plugins``)."""
+    (setting,) = (s for s in KERNEL_SETTINGS if s.key == "mercato.plugins")
+    return _resolve(setting, settings, os.environ if environ is None else environ)
+
+
+def _resolve(setting: Setting, settings: dict, environ) -> Any:
+    value = settings.get(setting.key)
+    if setting.env and environ.get(setting.env):
+        value = environ[setting.env]
+    if value in (None, ""):
+        if setting.required:
+            hint = f" or the {setting.env} environment variable" if setting.env else ""
+            raise ConfigurationError(
+                f"mercato: setting {setting.key} is missing: set it in the ini file{hint}"
+            )
+        return setting.default
+    try:
+        return setting.coerce(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"mercato: setting {setting.key} = {value!r} is not valid: "
+            f"expected {getattr(setting.coerce, '__name__', 'a different value')}"
+        ) from None
 
 
 def mask(key: str, value: Any, secret_keys=frozenset()) -> Any:

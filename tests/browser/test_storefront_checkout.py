@@ -78,7 +78,13 @@ def page():
         assert errors == [], "no script error and no CSP violation on any page"
 
 
-def buy_one_mug(page, shop: str, card: str) -> None:
+def buy_one_mug(page, shop: str, card: str, expiry=("12", "34")) -> None:
+    reach_payment(page, shop)
+    type_card(page, card, *expiry, "123", "75001")
+    page.get_by_role("button", name="Pay").click()
+
+
+def reach_payment(page, shop: str) -> None:
     page.goto(f"{shop}/p/blue-mug")
     page.get_by_role("button", name="Add to cart").click()
     page.goto(f"{shop}/checkout")
@@ -90,14 +96,16 @@ def buy_one_mug(page, shop: str, card: str) -> None:
     page.fill("#f-country", "FR")
     page.get_by_role("button", name="Continue to review").click()
     page.get_by_role("link", name="Continue to payment").click()
-    card_field = page.locator("#stripe-card-element input")
-    card_field.first.wait_for()
-    page.fill('#stripe-card-element input[placeholder="number"]', card)
-    page.fill('#stripe-card-element input[placeholder="exp_month"]', "12")
-    page.fill('#stripe-card-element input[placeholder="exp_year"]', "34")
-    page.fill('#stripe-card-element input[placeholder="cvc"]', "123")
-    page.fill('#stripe-card-element input[placeholder="postal_code"]', "75001")
-    page.get_by_role("button", name="Pay").click()
+
+
+def type_card(page, *values: str) -> None:
+    """Type into the card element's fields in order, key by key, as a shopper does."""
+    fields = page.locator("#stripe-card-element input")
+    fields.first.wait_for()
+    assert fields.count() == len(values)
+    for index, value in enumerate(values):
+        fields.nth(index).click()
+        fields.nth(index).press_sequentially(value)
 
 
 def the_order(dbsession) -> Order:
@@ -133,3 +141,40 @@ def test_card_that_needs_3d_secure_is_confirmed_in_the_browser(shop, page, dbses
             break
         page.wait_for_timeout(250)
     assert the_order(dbsession).status == "paid"
+
+
+def test_card_typed_as_the_readme_says_with_a_four_digit_year_pays(shop, page, dbsession):
+    # README: card 4242 4242 4242 4242, expiry 12 / 2030, any CVC.
+    buy_one_mug(page, shop, "4242 4242 4242 4242", expiry=("12", "2030"))
+    page.wait_for_url("**/checkout/done/**", timeout=15_000)
+    assert the_order(dbsession).status == "paid"
+
+
+def test_card_fields_are_labelled_and_their_placeholders_fit(shop, page):
+    reach_payment(page, shop)
+    page.locator("#stripe-card-element input").first.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".stripe-card").screenshot(path=str(ARTIFACTS / "storefront-card-form.png"))
+    fields = page.evaluate(
+        """() => Array.from(document.querySelectorAll("#stripe-card-element input"), (input) => {
+            const style = getComputedStyle(input);
+            const pen = document.createElement("canvas").getContext("2d");
+            pen.font = style.font;
+            return {
+                label: input.getAttribute("aria-label"),
+                placeholder: input.placeholder,
+                needs: pen.measureText(input.placeholder).width,
+                room: input.clientWidth - parseFloat(style.paddingLeft)
+                    - parseFloat(style.paddingRight),
+            };
+        })"""
+    )
+    assert [field["label"] for field in fields] == [
+        "Card number",
+        "Expiry month",
+        "Expiry year",
+        "CVC",
+        "Postcode",
+    ]
+    clipped = [field for field in fields if field["needs"] > field["room"]]
+    assert clipped == [], "every placeholder shows whole"

@@ -82,13 +82,120 @@ def test_migrate_upgrades_an_empty_database_and_reports_current(ini, postgres_ad
         admin.dispose()
 
 
-def test_bad_config_is_one_line_and_exit_code_2(tmp_path):
+# The README's development config, and no secret, database, Redis or Stripe key at all.
+DEVELOPMENT = str(ROOT / "config" / "development.ini")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["demo"],
+        ["plugins"],
+        ["migrate"],
+        ["user", "create"],
+        ["catalog"],  # added by the catalog plugin
+        ["catalog", "sample"],
+        ["cart", "cleanup"],  # added by the cart plugin
+    ],
+)
+def test_help_needs_no_setting(command):
+    result = run("-c", DEVELOPMENT, *command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: mercato"), result.stdout
+    assert result.stderr == ""
+
+
+def test_help_lists_the_commands_of_the_enabled_plugins():
+    result = run("-c", DEVELOPMENT, "--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("serve", "demo", "plugins", "catalog", "cart"):
+        assert f"    {command} " in result.stdout
+
+
+def test_help_without_a_config_file_shows_the_kernel_commands_and_why_not_more(tmp_path):
+    result = run("-c", str(tmp_path / "nope.ini"), "--help")
+    assert result.returncode == 0
+    assert "    serve " in result.stdout and "    catalog " not in result.stdout
+    assert "not found: pass -c PATH or set MERCATO_CONFIG" in result.stderr
+
+
+@pytest.fixture
+def unset_ini(tmp_path):
+    """Plugins switched on, and none of the settings they or the kernel require."""
+    path = tmp_path / "unset.ini"
+    path.write_text(
+        "[app:main]\nuse = egg:mercato\n"
+        "mercato.plugins = tests.kernel.plugins.with_settings payments_stripe\n"
+        "mercato.tests.kernel.plugins.with_settings.page_size = 7\n"
+    )
+    return path
+
+
+def test_plugins_reports_missing_settings_instead_of_refusing(unset_ini):
+    result = run("-c", str(unset_ini), "plugins")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("enabled   payments_stripe") for line in lines)
+    stripe_key = (
+        "          missing: mercato.payments_stripe.api_key (set it in the ini file or "
+        "STRIPE_API_KEY)"
+    )
+    assert stripe_key in lines, result.stdout
+    assert (
+        "          missing: mercato.tests.kernel.plugins.with_settings.api_key (set it in the "
+        "ini file or WITH_SETTINGS_API_KEY)"
+    ) in lines
+
+
+def test_plugins_json_reports_missing_settings(unset_ini):
+    result = run("-c", str(unset_ini), "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    stripe = rows["payments_stripe"]
+    assert stripe["enabled"] is True and "mercato_payment_methods" in stripe["hooks"]
+    missing = {problem["setting"]: problem for problem in stripe["setting_problems"]}
+    assert missing["mercato.payments_stripe.api_key"]["env"] == "STRIPE_API_KEY"
+    assert missing["mercato.payments_stripe.api_key"]["problem"] == "Required"
+    assert stripe["settings"] == {}
+    with_settings = rows["tests.kernel.plugins.with_settings"]
+    assert [p["setting"] for p in with_settings["setting_problems"]] == [
+        "mercato.tests.kernel.plugins.with_settings.api_key"
+    ]
+    assert rows["catalog"]["enabled"] is False and rows["catalog"]["setting_problems"] == []
+
+
+def test_a_command_that_needs_a_kernel_setting_says_which_in_one_line(unset_ini):
+    result = run("-c", str(unset_ini), "migrate")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("mercato: setting sqlalchemy.url is missing")
+
+
+def test_a_command_that_needs_a_plugin_setting_says_which_in_one_line(unset_ini):
+    env = {
+        **ENV,
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+        "MERCATO_SECRET": "s3cr3t-value",
+        "WITH_SETTINGS_API_KEY": "sk_test_set",
+    }
+    result = run("-c", str(unset_ini), "serve", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith(
+        "mercato: plugin 'payments_stripe' setting mercato.payments_stripe.api_key: Required"
+    )
+
+
+def test_an_unknown_plugin_is_one_line_and_exit_code_2(tmp_path):
     path = tmp_path / "bad.ini"
     path.write_text("[app:main]\nuse = egg:mercato\nmercato.plugins = nope\n")
     result = run("-c", str(path), "plugins")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert result.stderr.startswith("mercato: setting sqlalchemy.url is missing")
+    assert result.stderr.startswith("mercato: unknown plugin 'nope' in mercato.plugins")
 
 
 def test_missing_config_file_says_how_to_fix(tmp_path):

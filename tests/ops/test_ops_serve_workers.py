@@ -57,12 +57,17 @@ def test_a_killed_worker_is_replaced(serve):
     server = serve(workers=2)
     victim, survivor = sorted(server.worker_pids())
     os.kill(victim, signal.SIGKILL)
-    server.wait_until(
-        lambda: len(server.worker_pids()) == 2 and victim not in server.worker_pids(),
-        60,
-        "a replacement worker",
-    )
-    replacement = (server.worker_pids() - {survivor}).pop()
+    # One reading of the workers per check, kept: two readings could straddle the moment
+    # the victim is reaped (still listed as a zombie, then gone before its replacement).
+    seen: set[int] = set()
+
+    def replaced() -> bool:
+        seen.clear()
+        seen.update(server.worker_pids())
+        return len(seen) == 2 and victim not in seen
+
+    server.wait_until(replaced, 60, "a replacement worker")
+    (replacement,) = seen - {survivor}
     assert pids_answering(server.url, {replacement}) >= {replacement}
     assert f"worker {victim} exited" in server.log()
 

@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  async function paymentMethodId(stripe, card) {
+  async function paymentMethodId(stripe, card, standIn) {
     // Stripe.js makes a PaymentMethod; localstripe's stand-in (demo, tests) has no
     // createPaymentMethod, and the card of a token serves there instead.
     if (typeof stripe.createPaymentMethod === "function") {
@@ -12,11 +12,59 @@
       if (made && made.paymentMethod) return { id: made.paymentMethod.id };
       if (made && made.error) return { error: made.error.message };
     }
+    if (standIn) standIn.normalise();
     var token = await stripe.createToken(card);
     if (token.error) {
-      return { error: token.error.message || "Please check your card details." };
+      // The stand-in says only "Bad request"; Stripe's own messages say what is wrong.
+      var message = standIn ? "" : token.error.message;
+      return { error: message || "Please check the card number, expiry date and CVC." };
     }
     return { id: token.token.card.id };
+  }
+
+  // localstripe's stand-in Card Element is five bare inputs, each named by a placeholder
+  // wider than its box ("exp_month" in two letters), that jump to the next input after
+  // 16 characters of the number and 2 of the year, and send what was typed as it is:
+  // "4242 4242 4242 4242" and a year typed as 2030 were refused. Stripe's own element
+  // lives in a frame and formats what is typed itself; this touches only the stand-in.
+  var STAND_IN_FIELDS = {
+    number: { label: "Card number", placeholder: "Card number", size: 20 },
+    exp_month: { label: "Expiry month", placeholder: "MM", size: 3 },
+    exp_year: { label: "Expiry year", placeholder: "YYYY", size: 5 },
+    cvc: { label: "CVC", placeholder: "CVC", size: 4 },
+    postal_code: { label: "Postcode", placeholder: "Postcode", size: 9 },
+  };
+
+  function adaptStandIn(mount) {
+    var inputs = {};
+    mount.querySelectorAll("input").forEach(function (input) {
+      if (STAND_IN_FIELDS[input.placeholder]) inputs[input.placeholder] = input;
+    });
+    var names = Object.keys(STAND_IN_FIELDS);
+    if (!names.every(function (name) { return inputs[name]; })) return null;
+    // The stand-in reads every input into the element's value, then moves the focus
+    // on; keep the reading, drop the jumps, which split a spaced number or a 2030.
+    var read = inputs.number.oninput;
+    names.forEach(function (name) {
+      var input = inputs[name];
+      var field = STAND_IN_FIELDS[name];
+      input.placeholder = field.placeholder;
+      input.setAttribute("aria-label", field.label);
+      input.size = field.size;
+      input.oninput = function () { read({ target: null }); };
+    });
+    return {
+      normalise: function () {
+        // Digits only: people type cards and dates with spaces and slashes.
+        ["number", "exp_month", "exp_year", "cvc"].forEach(function (name) {
+          inputs[name].value = inputs[name].value.replace(/\D/g, "");
+        });
+        // The stand-in puts "20" before the year: 2030 becomes 30.
+        var year = inputs.exp_year.value;
+        if (year.length === 4) inputs.exp_year.value = year.slice(2);
+        read({ target: null });
+      },
+    };
   }
 
   function setUpCardForm() {
@@ -25,7 +73,9 @@
     if (!form || !box || !window.Stripe) return;
     var stripe = window.Stripe(box.dataset.stripeKey);
     var card = stripe.elements().create("card");
-    card.mount("#stripe-card-element");
+    var mount = document.getElementById("stripe-card-element");
+    card.mount(mount);
+    var standIn = adaptStandIn(mount);
     var errors = document.getElementById("stripe-card-errors");
     var field = document.getElementById("stripe-payment-method");
     var button = document.getElementById("pay-button");
@@ -35,7 +85,7 @@
       event.preventDefault();
       if (button) button.disabled = true;
       errors.textContent = "";
-      var found = await paymentMethodId(stripe, card);
+      var found = await paymentMethodId(stripe, card, standIn);
       if (found.error) {
         errors.textContent = found.error;
         if (button) button.disabled = false;
