@@ -2,4 +2,10 @@
 from tests.accounts.conftest import _forget_probe_logins, app_settings, mercato_plugins  # noqa: F401
 
 # The composed shop, for the hostile-input tests.
-from tests.shop.conftest import demo_shop, demo_shopper, demo_staff, shop_catalog  # noqa: F401
+from tests.shop.conftest import (  # noqa: F401
+    demo_shop,
+    demo_shopper,
+    demo_staff,
+    make_demo_shop,
+    shop_catalog,
+)
