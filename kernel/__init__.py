@@ -4,53 +4,66 @@
 the kernel's public API, the only part of the kernel a plugin should import.
 """
 
+import importlib
 import os
 
 from pyramid.config import Configurator
 
-from .admin.navigation import AdminLink
-from .db import Base
-from .exceptions import CartProblem, CheckoutError, ConfigurationError, OutOfStock
-from .hookspecs import hookimpl
-from .money import Money
-from .pagecache import invalidate_pages, invalidate_pages_now, page_key, render_cached
-from .payments import PaymentInfo, PaymentMethod, PaymentResult
-from .pricing import (
-    Adjustment,
-    Line,
-    PricedLines,
-    PricingContext,
-    SkuDetails,
-    describe_skus,
-    price_lines,
-)
+from .exceptions import ConfigurationError
 
-__all__ = [
-    "Adjustment",
-    "AdminLink",
-    "Base",
-    "CartProblem",
-    "CheckoutError",
-    "ConfigurationError",
-    "Line",
-    "Money",
-    "OutOfStock",
-    "PaymentInfo",
-    "PaymentMethod",
-    "PaymentResult",
-    "PricedLines",
-    "PricingContext",
-    "SkuDetails",
-    "describe_skus",
-    "hookimpl",
-    "invalidate_pages",
-    "invalidate_pages_now",
-    "main",
-    "make_app",
-    "page_key",
-    "price_lines",
-    "render_cached",
-]
+# The public API: every name a plugin may import, ``from mercato import Name``, and the
+# module that defines it. Resolved on first use (PEP 562), so that importing ``mercato``
+# stays cheap and no kernel module has to import another just to re-export it.
+# tests/kernel/test_public_api.py fails when a plugin imports anything else of the kernel.
+PUBLIC_API: dict[str, str] = {
+    # -- the contract: hooks, settings, errors ---------------------------------------
+    "ConfigurationError": "mercato.exceptions",
+    "hookimpl": "mercato.hookspecs",
+    "main": "mercato",
+    "make_app": "mercato",
+    # -- money and pricing -----------------------------------------------------------
+    "Adjustment": "mercato.pricing",
+    "Line": "mercato.pricing",
+    "Money": "mercato.money",
+    "PricedLines": "mercato.pricing",
+    "PricingContext": "mercato.pricing",
+    "SkuDetails": "mercato.pricing",
+    "describe_skus": "mercato.pricing",
+    "price_lines": "mercato.pricing",
+    # -- inventory, cart and checkout ------------------------------------------------
+    "CartProblem": "mercato.exceptions",
+    "CheckoutError": "mercato.exceptions",
+    "OutOfStock": "mercato.exceptions",
+    # -- payments --------------------------------------------------------------------
+    "PaymentInfo": "mercato.payments",
+    "PaymentMethod": "mercato.payments",
+    "PaymentResult": "mercato.payments",
+    # -- infrastructure every plugin shares: tables, pages, forms --------------------
+    "email_field": "mercato.forms",
+    "kept_values": "mercato.forms",
+    "no_control_characters": "mercato.forms",
+    "strip_whitespace": "mercato.forms",
+    "text_field": "mercato.forms",
+    "validate_form": "mercato.forms",
+    "Base": "mercato.db",
+    "invalidate_pages": "mercato.pagecache",
+    "invalidate_pages_now": "mercato.pagecache",
+    "page_key": "mercato.pagecache",
+    "render_cached": "mercato.pagecache",
+    # -- the admin's menu (mercato_admin_links) --------------------------------------
+    "AdminLink": "mercato.admin.navigation",
+}
+
+__all__ = sorted(PUBLIC_API)
+
+
+def __getattr__(name: str):
+    module = PUBLIC_API.get(name)
+    if module is None or module == __name__:
+        raise AttributeError(f"module 'mercato' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups never come here
+    return value
 
 
 def configure(settings: dict, environ=None) -> Configurator:
@@ -63,7 +76,7 @@ def configure(settings: dict, environ=None) -> Configurator:
 
     environ = os.environ if environ is None else environ
     settings = resolve_settings(settings, environ)
-    pm = plugins.make_plugin_manager(settings["mercato.plugins"])
+    pm = plugins.make_plugin_manager(plugins.with_defaults(settings["mercato.plugins"]))
     settings.update(plugins.plugin_settings(pm, settings, environ))
     settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
 

@@ -48,7 +48,9 @@ class Env:
         from .settings import enabled_plugins
 
         self.raw_settings = raw_settings
-        self.plugin_manager = plugins.make_plugin_manager(enabled_plugins(raw_settings))
+        self.plugin_manager = plugins.make_plugin_manager(
+            plugins.with_defaults(enabled_plugins(raw_settings))
+        )
         self.hooks = self.plugin_manager.hook
 
     @functools.cached_property

@@ -68,6 +68,20 @@ def mercato_cli(subparsers):
 
 
 @hookspec
+def mercato_demo_servers(data_dir):
+    """Start the stand-in servers this plugin needs for ``mercato demo``.
+
+    Called once by ``mercato demo``, for every enabled plugin, before the settings are
+    read: the demo needs no keys and no network. ``data_dir`` is a folder for this
+    plugin's server data (a ``pathlib.Path`` that exists). Return ``None`` to start
+    nothing, or a started server object with ``environ`` (a dict of environment
+    variables that point this plugin's settings at it), ``serving(url)`` (called once
+    the shop listens at ``url``, e.g. to send webhooks there) and ``stop()`` (called
+    however the demo ends). All implementations are called.
+    """
+
+
+@hookspec
 def mercato_sample_data(dbsession, settings, progress):
     """Fill an empty shop with sample data for ``mercato demo``.
 

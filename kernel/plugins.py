@@ -20,6 +20,27 @@ from .exceptions import ConfigurationError
 
 ENTRY_POINT_GROUP = "mercato.plugins"
 
+# First-party features that are on unless the store owner says otherwise, called after
+# the plugins ``mercato.plugins`` names (so a shop's own plugin answers first): the
+# account pages, the storefront's checkout and order pages, the admin, and operations
+# (request log, metrics, error reports). ``no:NAME`` in ``mercato.plugins`` switches
+# one off (a headless shop: ``no:storefront``); naming one places it in the call order.
+DEFAULT_PLUGINS = ("accounts", "storefront", "admin", "ops")
+DISABLE_PREFIX = "no:"
+
+
+def with_defaults(configured: list[str]) -> list[str]:
+    """The plugins to load for ``mercato.plugins = configured``, in call order."""
+    disabled = {n[len(DISABLE_PREFIX) :] for n in configured if n.startswith(DISABLE_PREFIX)}
+    unknown = disabled - set(DEFAULT_PLUGINS)
+    if unknown:
+        raise ConfigurationError(
+            f"mercato: '{DISABLE_PREFIX}{sorted(unknown)[0]}' in mercato.plugins names no "
+            f"default plugin: only {', '.join(DEFAULT_PLUGINS)} are on by default"
+        )
+    names = [n for n in configured if not n.startswith(DISABLE_PREFIX)]
+    return names + [n for n in DEFAULT_PLUGINS if n not in names and n not in disabled]
+
 
 @dataclass
 class PluginInfo:

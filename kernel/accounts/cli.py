@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from zope.sqlalchemy import register
 
 from ..db import make_engine
-from .schemas import RegisterSchema, validate
+from ..forms import validate_form as validate
+from .schemas import RegisterSchema
 from .services import EmailTaken, create_user, read_settings
 
 PASSWORD_ENV = "MERCATO_USER_PASSWORD"  # noqa: S105 (the variable's name, not a password)

@@ -1,50 +1,16 @@
-"""Colander schemas for the account forms, and ``validate`` that turns a form post into
-clean values or per-field messages."""
+"""Colander schemas for the account forms (``mercato.forms`` reads a post through them)."""
 
 import colander
 from babel import Locale
+
+from ..forms import email_field as _email
+from ..forms import strip_whitespace as _strip
+from ..forms import text_field as _text
 
 PASSWORD_MIN = 8
 # Long passphrases are welcome (see passwords.py); the cap only keeps a megabyte
 # "password" from costing a megabyte of hashing.
 PASSWORD_MAX = 1024
-
-
-def _strip(value):
-    # Blank after stripping counts as not filled in, so the "missing" rule applies.
-    if isinstance(value, str):
-        return value.strip() or colander.null
-    return value
-
-
-def _no_control_characters(node, value):
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise colander.Invalid(node, "Please remove line breaks and special characters.")
-
-
-def _text(title, max_length, missing=colander.required, min_length=1):
-    return colander.SchemaNode(
-        colander.String(),
-        title=title,
-        preparer=_strip,
-        missing=missing,
-        validator=colander.All(
-            colander.Length(min=min_length, max=max_length), _no_control_characters
-        ),
-        missing_msg="Please fill this in.",
-    )
-
-
-def _email():
-    return colander.SchemaNode(
-        colander.String(),
-        title="Email",
-        preparer=_strip,
-        validator=colander.All(
-            colander.Length(max=254), colander.Email(msg="Please enter a valid email address.")
-        ),
-        missing_msg="Please enter your email address.",
-    )
 
 
 def _password(title="Password", check_length=True):
@@ -139,25 +105,3 @@ class AddressSchema(colander.MappingSchema):
         missing_msg="Please choose a country.",
     )
     phone = _text("Phone", 40, missing="", min_length=0)
-
-
-def validate(schema: colander.SchemaNode, data) -> tuple[dict | None, dict[str, str]]:
-    """``(values, {})`` when ``data`` (a form post or a JSON dict) is valid, else
-    ``(None, {field: message})``. Only the schema's fields are read."""
-    cstruct = {}
-    for node in schema.children:
-        value = data.get(node.name)
-        cstruct[node.name] = value if isinstance(value, str) and value != "" else colander.null
-    try:
-        return schema.deserialize(cstruct), {}
-    except colander.Invalid as exc:
-        return None, {key: message for key, message in exc.asdict().items()}
-
-
-def kept_values(data, schema: colander.SchemaNode) -> dict[str, str]:
-    """What the person typed, to show again next to the errors (never passwords)."""
-    return {
-        node.name: data.get(node.name, "")
-        for node in schema.children
-        if "password" not in node.name and isinstance(data.get(node.name, ""), str)
-    }

@@ -11,6 +11,8 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from .. import ratelimit
+from ..forms import kept_values
+from ..forms import validate_form as validate
 from ..security import remember_user, safe_next
 from . import services
 from .models import Address
@@ -24,8 +26,6 @@ from .schemas import (
     RegisterSchema,
     ResetPasswordSchema,
     country_names,
-    kept_values,
-    validate,
 )
 
 LOGIN_FAILED = "Email or password is incorrect."

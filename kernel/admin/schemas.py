@@ -1,6 +1,6 @@
 """What the admin's forms and filters accept, validated with colander.
 
-Use ``mercato.accounts.schemas.validate(schema, request.params)``: an empty field
+Use ``mercato.forms.validate_form(schema, request.params)``: an empty field
 counts as not filled in, so every optional node has a ``missing`` value.
 """
 
@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 import colander
 
 from ..accounts.models import ROLES
-from ..accounts.schemas import _email, _no_control_characters, _strip
+from ..forms import email_field as _email
+from ..forms import no_control_characters as _no_control_characters
+from ..forms import strip_whitespace as _strip
 from ..orders.models import ORDER_STATUSES
 
 STAFF_ROLES = ("staff", "admin")

@@ -16,7 +16,8 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from ..accounts.models import User
-from ..accounts.schemas import kept_values, validate
+from ..forms import kept_values
+from ..forms import validate_form as validate
 from ..money import Money
 from ..orders import models as m
 from ..orders.services import OrderError, RestockError

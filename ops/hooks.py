@@ -1,0 +1,1 @@
+"""Operations, wired into the app as the ``ops`` plugin (its entry point)."""

@@ -1,0 +1,1 @@
+"""The accounts plugin's hook implementations (its entry point)."""

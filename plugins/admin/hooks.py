@@ -1,0 +1,1 @@
+"""The admin plugin's hook implementations (its entry point)."""

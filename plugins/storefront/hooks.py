@@ -1,0 +1,1 @@
+"""The storefront plugin's hook implementations (its entry point)."""

@@ -1,0 +1,138 @@
+"""The kernel stays the contract and the checkout unit (DESIGN.md): small, free of import
+cycles, knowing no payment provider by name, and reached by plugins only through the
+public API that ``mercato`` exports."""
+
+import ast
+from pathlib import Path
+
+import mercato
+
+ROOT = Path(__file__).resolve().parents[2]
+KERNEL = ROOT / "kernel"
+KERNEL_LINE_BUDGET = 4000
+# Code that runs as a plugin: the first-party plugins and the published examples.
+PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
+
+
+def kernel_files() -> list[Path]:
+    """The kernel's modules, without its pytest plugin (``mercato.testing``)."""
+    return [p for p in KERNEL.rglob("*.py") if "testing" not in p.relative_to(KERNEL).parts]
+
+
+def module_name(path: Path) -> str:
+    parts = ["mercato", *path.relative_to(KERNEL).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Every module ``path`` imports (at the top or inside a function), absolute."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # ``from . import x`` may import the submodule x, or a name of the package.
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def kernel_import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in kernel_files()}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = {
+            m for m in imported_modules(path, package) if m in files and m not in (name, "mercato")
+        }
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                other = stack.pop()
+                on_stack.discard(other)
+                component.append(other)
+                if other == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_kernel_is_small_enough_to_read_in_one_sitting():
+    lines = sum(
+        1 for path in kernel_files() for line in path.read_text().splitlines() if line.strip()
+    )
+    assert lines <= KERNEL_LINE_BUDGET, (
+        f"kernel/ has {lines} lines of Python (blank lines not counted)"
+    )
+
+
+def test_no_import_cycle_inside_the_kernel():
+    assert cycles(kernel_import_graph()) == []
+
+
+def test_plugins_import_only_the_public_api():
+    offending = []
+    for folder in PLUGIN_FOLDERS:
+        for path in folder.rglob("*.py"):
+            relative = path.relative_to(ROOT)
+            is_test = "tests" in relative.parts or path.name == "conftest.py"
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and not node.level:
+                    modules, names = [node.module or ""], [a.name for a in node.names]
+                elif isinstance(node, ast.Import):
+                    modules, names = [a.name for a in node.names], []
+                else:
+                    continue
+                for module in modules:
+                    if module == "mercato":
+                        offending += [
+                            f"{relative}: mercato.{n} is not public"
+                            for n in names
+                            if n not in mercato.PUBLIC_API
+                        ]
+                    elif module.startswith("mercato.") and not (
+                        is_test and module.startswith("mercato.testing")
+                    ):
+                        offending.append(f"{relative}: imports {module}")
+    assert offending == []
+
+
+def test_the_public_api_resolves():
+    for name in mercato.PUBLIC_API:
+        assert getattr(mercato, name) is not None, name
+
+
+def test_the_kernel_knows_no_payment_provider_by_name():
+    named = [
+        str(path.relative_to(ROOT))
+        for path in KERNEL.rglob("*.py")
+        if "stripe" in path.read_text().lower()
+    ]
+    assert named == []
