@@ -88,7 +88,7 @@ def prepare(config: BenchConfig, ini_path) -> Shop:
 
 def _mercato(ini_path, *args: str) -> None:
     subprocess.run(  # noqa: S603 (our interpreter, our CLI)
-        [sys.executable, "-m", "mercato.cli", "-c", str(ini_path), *args], cwd=ROOT, check=True
+        [sys.executable, "-m", "mercato.ops.cli", "-c", str(ini_path), *args], cwd=ROOT, check=True
     )
 
 

@@ -11,7 +11,8 @@ from contextlib import ExitStack
 
 from sqlalchemy import create_engine, text
 
-from mercato.embedded import EmbeddedStripe, free_port
+from mercato.ops.embedded import free_port
+from mercato_payments_stripe.embedded import EmbeddedStripe
 
 from . import dataset
 from .cart import redis_database

@@ -89,7 +89,16 @@ def start_server(folder: Path, workers: int, threads: int) -> tuple[subprocess.P
         )
     )
     process = subprocess.Popen(  # noqa: S603 (our interpreter, our command)
-        [sys.executable, "-m", "mercato.cli", "-c", str(ini), "serve", "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "mercato.ops.cli",
+            "-c",
+            str(ini),
+            "serve",
+            "--workers",
+            str(workers),
+        ],
         cwd=ROOT,
     )
     deadline = time.monotonic() + 60

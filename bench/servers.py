@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mercato.embedded import free_port
+from mercato.ops.embedded import free_port
 
 from .config import ROOT
 
@@ -85,7 +85,7 @@ class AppServer(Server):
         self.url = f"http://127.0.0.1:{port}"
         self._log = log.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our interpreter, our CLI)
-            [sys.executable, "-m", "mercato.cli", "-c", str(ini), "serve"]
+            [sys.executable, "-m", "mercato.ops.cli", "-c", str(ini), "serve"]
             + ["--workers", str(workers)],
             cwd=ROOT,
             stdout=self._log,

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from mercato.embedded import API_KEY
+from mercato_payments_stripe.embedded import API_KEY
 
 from .dataset import CUSTOMER_PASSWORD, Shop, customer_email
 from .measure import Result, percentile

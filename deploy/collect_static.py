@@ -19,8 +19,8 @@ from pathlib import Path
 from pyramid.path import AssetResolver
 
 from mercato import make_app
-from mercato.cli import DEFAULT_CONFIG, load_settings
 from mercato.exceptions import ConfigurationError
+from mercato.ops.cli import DEFAULT_CONFIG, load_settings
 
 
 def static_folders(app) -> dict[str, Path]:

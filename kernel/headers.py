@@ -6,8 +6,8 @@
   our pages (``frame-ancestors 'none'``). A plugin that needs another origin (a
   payment provider's script and frames) adds it in ``mercato_configure``::
 
-      config.add_csp_source("script-src", "https://js.stripe.com")
-      config.add_csp_source("frame-src", "https://js.stripe.com")
+      config.add_csp_source("script-src", "https://js.pay.example")
+      config.add_csp_source("frame-src", "https://js.pay.example")
 
   and the store owner adds sources with ``mercato.csp.<directive> = origin ...``.
 * ``Strict-Transport-Security`` on HTTPS responses (``mercato.hsts_max_age`` seconds,
@@ -53,7 +53,7 @@ def csp_policy(registry) -> dict[str, list[str]]:
 
 
 def add_csp_source(config, directive: str, source: str) -> None:
-    """Config directive: allow ``source`` (an origin such as ``https://js.stripe.com``)
+    """Config directive: allow ``source`` (an origin such as ``https://js.pay.example``)
     for the CSP ``directive``. ``'unsafe-inline'`` and ``'unsafe-eval'`` are refused:
     they would undo what the policy is for."""
     _allow(config.registry, directive, source)

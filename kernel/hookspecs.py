@@ -11,6 +11,8 @@ How results combine is chosen per hook:
   of ``mercato.plugins`` (``tryfirst``/``trylast`` move an implementation to an edge).
 """
 
+from typing import NamedTuple
+
 import pluggy
 
 PROJECT = "mercato"
@@ -308,6 +310,14 @@ def mercato_order_status_changed(order, old, new):
 # ---------------------------------------------------------------------------
 
 
+class AdminLink(NamedTuple):
+    """A staff page in the admin's menu; ``url`` is a path on this site."""
+
+    label: str
+    url: str
+    permission: str
+
+
 @hookspec
 def mercato_admin_links(request):
     """Return this plugin's staff pages for the admin's navigation: a list of
@@ -315,7 +325,7 @@ def mercato_admin_links(request):
     ``None``.
 
     Called for every plugin each time an admin page is rendered. All results are
-    shown, in config order, between the kernel's shop pages (orders, customers) and its
+    shown, in config order, between the admin's shop pages (orders, customers) and its
     system pages (emails, audit log, plugins, staff); a link only to people who hold
     its ``permission``. A plugin's staff page joins the admin's look by extending
     ``admin/layout.jinja2``.

@@ -37,6 +37,7 @@ from zope.sqlalchemy import mark_changed
 from .db import REGISTRY_KEY, TM_KEY
 from .money import Money
 from .redis_client import redis_down
+from .slots import render_block, render_slot
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,6 @@ def hole(request, kind: str, name: str, context: dict, fill_now) -> Markup:
 
 
 def _fill_hole(request, kind: str, name: str, context: dict) -> str:
-    from .templating import render_block, render_slot  # templating imports this module
-
     if _leave_out(request):
         return ""
     if kind == "slot":

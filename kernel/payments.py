@@ -1,10 +1,10 @@
-"""Payments as the kernel sees them: the types payment plugins return, and the one call a
-plugin makes when its provider reports news about a payment (a webhook, a return page).
+"""Payments as the kernel sees them: the types payment plugins return, and the one path
+by which the kernel asks a payment plugin for anything (authorize, capture, void, refund).
 
 A payment plugin offers ``PaymentMethod``s (``mercato_payment_methods``), answers the
 authorize/capture/void/refund hooks with a ``PaymentResult``, and reports what happens
-later through ``payment_updated``. The kernel keeps its own record of every payment
-(``mercato.orders.models.Payment``): the plugin never touches orders.
+later through ``mercato.payment_updated``. The kernel keeps its own record of every
+payment (``mercato.orders.models.Payment``): the plugin never touches orders.
 """
 
 import logging
@@ -33,8 +33,8 @@ RESULT_STATUSES = frozenset(
 class PaymentMethod:
     """A way to pay that checkout offers.
 
-    ``code`` is what the shopper's choice posts (``stripe_card``); ``provider`` names the
-    plugin's provider (``stripe``), stored with every payment so that capture, void and
+    ``code`` is what the shopper's choice posts (``acme_card``); ``provider`` names the
+    plugin's provider (``acme``), stored with every payment so that capture, void and
     refund reach the same plugin. ``template`` is a Jinja2 fragment the payment step
     includes inside its form (card fields, scripts); ``action_template`` is the page
     fragment that completes a ``requires_action`` result in the browser. ``options`` is
@@ -125,55 +125,48 @@ class PaymentInfo:
         )
 
 
-def payment_updated(
-    request,
-    provider: str,
-    reference: str,
-    result: PaymentResult,
-    *,
-    event_id: str | None = None,
-    occurred_at: int | None = None,
-):
-    """Apply news from ``provider`` about the payment ``reference`` to its order.
+# ---------------------------------------------------------------------------
+# The one path to a payment plugin: every capture, void, refund and authorization the
+# kernel asks for goes through these functions, with its idempotency key made here.
+# ---------------------------------------------------------------------------
 
-    Called by a payment plugin from its webhook handler or its return page, inside the
-    request's transaction. Idempotent: an event seen before (``event_id``), one older
-    than what was already applied (``occurred_at``, Unix seconds) or one that would move
-    the payment backwards (a late "authorized" after "captured") changes nothing.
-    Returns the order the payment belongs to, or ``None`` when the kernel does not know
-    the payment (not one of this shop's, or its checkout never committed).
+# The same operation on the same payment carries the same key however often a request
+# is retried or reconcile runs again (pyramid_retry re-runs a whole view, and a
+# provider's SDK may put a random key on every call): the provider does it at most once.
+AUTHORIZE, CAPTURE, VOID = "authorize", "capture", "void"
+
+
+def idempotency_key(payment: PaymentInfo, operation: str) -> str:
+    """``mercato:{checkout}:{attempt}:{operation}``."""
+    return f"{payment.idempotency_prefix}:{operation}"
+
+
+def refund_key(refund_id: int) -> str:
+    """One key per refund row: two refunds of the same amount are two refunds."""
+    return f"mercato:refund:{refund_id}"
+
+
+def authorize(registry, payment: PaymentInfo, order, details: dict) -> PaymentResult | None:
+    """Ask the plugin that owns ``payment.method`` to authorize ``order.total``.
+
+    Returns ``None`` when no plugin answers for the method. Raises what the plugin
+    raises: the caller records it on the payment and aborts the checkout.
     """
-    from .orders.checkout import apply_provider_update
-
-    return apply_provider_update(
-        request, provider, reference, result, event_id=event_id, occurred_at=occurred_at
-    )
-
-
-def order_page_url(request, order) -> str:
-    """Where to send the shopper for ``order``: its confirmation page (secret link)."""
-    return request.route_url("checkout_confirmation", token=order.access_token)
-
-
-def void(registry, payment: "PaymentInfo") -> tuple["PaymentResult | None", str]:
-    """Ask the payment's plugin to void it; never raises.
-
-    Returns ``(result, "")`` when the provider settled it (``voided``, or ``failed``:
-    nothing left to void), else ``(None, why)``: the caller records why and
-    ``mercato reconcile`` tries again.
-    """
-    return _ask(
-        registry.hooks.mercato_void_payment,
-        ("voided", "failed"),
-        payment,
+    return registry.hooks.mercato_authorize_payment(
         registry=registry,
-        payment=payment,
-        idempotency_key=f"{payment.idempotency_prefix}:void",
+        order=order,
+        method=payment.method,
+        details=details,
+        idempotency_key=idempotency_key(payment, AUTHORIZE),
     )
 
 
-def capture(registry, payment: "PaymentInfo") -> tuple["PaymentResult | None", str]:
-    """Ask the payment's plugin to capture all of it; never raises (see ``void``)."""
+def capture(registry, payment: PaymentInfo) -> tuple[PaymentResult | None, str]:
+    """Ask the payment's plugin to capture all of it; never raises.
+
+    Returns ``(result, "")`` when the money is taken, else ``(None, why)``: the caller
+    records why and ``mercato reconcile`` (or a person) tries again.
+    """
     return _ask(
         registry.hooks.mercato_capture_payment,
         ("captured",),
@@ -181,7 +174,38 @@ def capture(registry, payment: "PaymentInfo") -> tuple["PaymentResult | None", s
         registry=registry,
         payment=payment,
         amount=payment.amount_money,
-        idempotency_key=f"{payment.idempotency_prefix}:capture",
+        idempotency_key=idempotency_key(payment, CAPTURE),
+    )
+
+
+def void(registry, payment: PaymentInfo) -> tuple[PaymentResult | None, str]:
+    """Ask the payment's plugin to void it; never raises (see ``capture``).
+
+    ``failed`` settles it too: nothing is left to void.
+    """
+    return _ask(
+        registry.hooks.mercato_void_payment,
+        ("voided", "failed"),
+        payment,
+        registry=registry,
+        payment=payment,
+        idempotency_key=idempotency_key(payment, VOID),
+    )
+
+
+def refund(
+    registry, payment: PaymentInfo, amount: Money, refund_id: int
+) -> tuple[PaymentResult | None, str]:
+    """Ask the payment's plugin to return ``amount`` for the refund row ``refund_id``;
+    never raises (see ``capture``)."""
+    return _ask(
+        registry.hooks.mercato_refund_payment,
+        ("refunded",),
+        payment,
+        registry=registry,
+        payment=payment,
+        amount=amount,
+        idempotency_key=refund_key(refund_id),
     )
 
 
@@ -190,7 +214,7 @@ def _ask(hook, settled: tuple[str, ...], info, **kwargs):
         result = hook(**kwargs)
     except Exception as exc:
         log.exception("payment %s: %s failed", info.id, hook.name)
-        return None, str(exc)
+        return None, f"{type(exc).__name__}: {exc}"
     if result is None:
         return None, f"no plugin answers for provider {info.provider!r}"
     if result.status not in settled:

@@ -20,26 +20,30 @@ from .exceptions import ConfigurationError
 
 ENTRY_POINT_GROUP = "mercato.plugins"
 
-# First-party features that are on unless the store owner says otherwise, called after
-# the plugins ``mercato.plugins`` names (so a shop's own plugin answers first): the
-# account pages, the storefront's checkout and order pages, the admin, and operations
-# (request log, metrics, error reports). ``no:NAME`` in ``mercato.plugins`` switches
-# one off (a headless shop: ``no:storefront``); naming one places it in the call order.
-DEFAULT_PLUGINS = ("accounts", "storefront", "admin", "ops")
+# First-party plugins loaded without being named, after those ``mercato.plugins`` names
+# (so a shop's own plugin answers first; naming one places it in the call order), as
+# pytest loads its own. Essential: operations (the CLI's own commands, health, request
+# log, metrics, error reports), which no shop runs without. Default: the account pages,
+# the storefront's checkout and order pages and the admin, which ``no:NAME`` in
+# ``mercato.plugins`` switches off (a headless shop: ``no:storefront``) or a plugin of
+# the shop's own may replace.
+ESSENTIAL_PLUGINS = ("ops",)
+DEFAULT_PLUGINS = ("accounts", "storefront", "admin")
 DISABLE_PREFIX = "no:"
 
 
 def with_defaults(configured: list[str]) -> list[str]:
     """The plugins to load for ``mercato.plugins = configured``, in call order."""
     disabled = {n[len(DISABLE_PREFIX) :] for n in configured if n.startswith(DISABLE_PREFIX)}
-    unknown = disabled - set(DEFAULT_PLUGINS)
-    if unknown:
+    for name in sorted(disabled - set(DEFAULT_PLUGINS)):
+        why = "is essential" if name in ESSENTIAL_PLUGINS else "is not on by default"
         raise ConfigurationError(
-            f"mercato: '{DISABLE_PREFIX}{sorted(unknown)[0]}' in mercato.plugins names no "
-            f"default plugin: only {', '.join(DEFAULT_PLUGINS)} are on by default"
+            f"mercato: '{DISABLE_PREFIX}{name}' in mercato.plugins: plugin '{name}' {why}; "
+            f"only {', '.join(DEFAULT_PLUGINS)} can be switched off"
         )
     names = [n for n in configured if not n.startswith(DISABLE_PREFIX)]
-    return names + [n for n in DEFAULT_PLUGINS if n not in names and n not in disabled]
+    implied = [*DEFAULT_PLUGINS, *ESSENTIAL_PLUGINS]
+    return names + [n for n in implied if n not in names and n not in disabled]
 
 
 @dataclass

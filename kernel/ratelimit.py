@@ -162,3 +162,10 @@ def hit(request, name: str, key=None, default: str | None = None) -> None:
 
 def includeme(config):
     config.registry.rate_limits = RateLimits(config.registry.settings, config.registry.redis)
+
+
+# The public names (``from mercato import rate_limit``): in a plugin's module, ``limit``
+# alone would not say what it limits.
+rate_limit = limit
+rate_limit_check = check
+rate_limit_hit = hit

@@ -20,6 +20,19 @@ def plugin_list(value: Any) -> list[str]:
     return aslist(value.replace(",", " ")) if isinstance(value, str) else list(value)
 
 
+def one_of(*choices: str) -> Callable[[Any], str]:
+    """Read a setting that must be one of ``choices`` (named so in the error message)."""
+
+    def choice(value: Any) -> str:
+        value = str(value).strip()
+        if value not in choices:
+            raise ValueError(value)
+        return value
+
+    choice.__name__ = " or ".join(choices)
+    return choice
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -63,10 +76,13 @@ KERNEL_SETTINGS = [
     # Seconds a shared page (product pages) may stay in the page cache when nothing
     # invalidates it; 0 turns the cache off (mercato.pagecache).
     Setting("mercato.page_cache.max_age", None, int, 300),
-    Setting("mercato.accounts.bcrypt_rounds", None, int, 12),
-    Setting("mercato.accounts.reset_token_ttl", None, int, 3600),
-    Setting("mercato.capture", None, str, "checkout"),
+    # The checkout unit: take the money right after the order commits ("checkout") or
+    # hold it until the order ships ("fulfilment"); order numbers read "M-000123".
+    Setting("mercato.capture", None, one_of("checkout", "fulfilment"), "checkout"),
     Setting("mercato.order_number_prefix", None, str, "M-"),
+    # mercato reconcile: how old an authorization without an order must be before it is
+    # voided (longer than any checkout request), and how long an order may wait for the
+    # shopper to finish 3-D Secure before it is cancelled.
     Setting("mercato.payment_grace_seconds", None, int, 900),
     Setting("mercato.payment_action_seconds", None, int, 3600),
     Setting("mercato.log_format", "MERCATO_LOG_FORMAT", str, "text"),
@@ -74,8 +90,6 @@ KERNEL_SETTINGS = [
     Setting("mercato.metrics.allowed_networks", None, str, "127.0.0.0/8 ::1/128"),
     Setting("mercato.sentry.dsn", "SENTRY_DSN", str, None, secret=True),
     Setting("mercato.sentry.environment", "SENTRY_ENVIRONMENT", str, "production"),
-    # An IANA zone: where the admin dashboard's "today" and "this month" begin.
-    Setting("mercato.admin.timezone", "MERCATO_TIMEZONE", str, "UTC"),
 ]
 
 SECRET_KEYS = {s.key for s in KERNEL_SETTINGS if s.secret}

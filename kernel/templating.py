@@ -7,20 +7,11 @@ kernel's. A plugin keeps its templates in a sub-folder named after itself
 page by dropping a file with the same name into their folder.
 """
 
-from functools import partial
-
 from jinja2 import BaseLoader, TemplateNotFound, pass_context
-from markupsafe import Markup, escape
-from pyramid.csrf import get_csrf_token
+from markupsafe import Markup
 
 from .pagecache import hole
-
-
-def render_slot(request, name: str, context: dict) -> Markup:
-    """Every plugin's contribution to the named slot (``mercato_render_slot``)."""
-    parts = request.hooks.mercato_render_slot(request=request, name=name, context=context)
-    # A plain str from a plugin is escaped: only Markup is trusted as HTML.
-    return Markup("").join(escape(part) for part in parts if part is not None)
+from .slots import render_block, render_slot
 
 
 @pass_context
@@ -43,20 +34,9 @@ def personal_slot(context, name: str, **kwargs) -> Markup:
     return hole(request, "slot", name, kwargs, lambda: render_slot(request, name, kwargs))
 
 
-def render_block(request, template: str) -> Markup:
-    """``template`` rendered for ``request``; it sees ``request`` and ``get_csrf_token``.
-
-    Straight through the Jinja2 environment: a block is rendered on every request of
-    a cached page, and Pyramid's renderer machinery costs more than the block itself.
-    """
-    env = request.registry.jinja2_environment
-    values = {"request": request, "get_csrf_token": partial(get_csrf_token, request)}
-    return Markup(env.get_template(template).render(values))  # noqa: S704 - autoescaped
-
-
 @pass_context
 def personal_block(context, template: str) -> Markup:
-    """``{{ personal_block("accounts/_header_links.jinja2") }}``: a template of its own
+    """``{{ personal_block("_flashes.jinja2") }}``: a template of its own
     (seeing only ``request`` and ``get_csrf_token()``) rendered for this shopper, a
     hole in a cached page."""
     request = context.get("request")

@@ -39,17 +39,3 @@ def verify_password(password: str, hashed: str) -> bool:
         return bcrypt.checkpw(_prehash(password), hashed.encode("ascii"))
     except ValueError:
         return False
-
-
-def dummy_hash(registry) -> str:
-    """A hash at the configured cost, checked when no account matches an email, so a
-    login for an unknown email takes as long as one for a known email.
-
-    Made on first use (once per process) rather than at start-up: at cost 12 it takes
-    a third of a second.
-    """
-    cached = getattr(registry, "_mercato_dummy_hash", None)
-    if cached is None:
-        cached = hash_password("not a real password", registry.mercato_accounts.rounds)
-        registry._mercato_dummy_hash = cached
-    return cached

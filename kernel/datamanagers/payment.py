@@ -15,9 +15,10 @@ The rules, from the traps measured on this machine (DESIGN.md):
   resources once its after-commit hooks ran): once finished, the manager ignores it —
   or it would void a paid order.
 
-The provider is reached only through the payment hooks, so this works for any payment
-plugin. What happened is written through a ``PaymentLedger`` (the kernel's is
-``mercato.orders.ledger``), in transactions of its own.
+The provider is reached only through ``mercato.payments`` (the payment hooks, with
+their idempotency keys), so this works for any payment plugin. What happened is written
+through a ``PaymentLedger`` (the kernel's is ``mercato.orders.checkout.OrderLedger``),
+in transactions of its own.
 """
 
 import logging
@@ -26,6 +27,8 @@ from typing import Protocol
 
 from transaction.interfaces import IDataManager
 from zope.interface import implementer
+
+from .. import payments
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,7 @@ class PaymentLedger(Protocol):
 class PaymentDataManager:
     """Void on abort, capture (when ``capture``) after commit, for one ``payment``.
 
-    ``payment`` has ``id``, ``provider``, ``reference``, ``status``, ``amount``,
-    ``currency``, ``amount_money`` and ``idempotency_prefix``. ``retry_follows`` says,
+    ``payment`` is a ``mercato.payments.PaymentInfo``. ``retry_follows`` says,
     when the transaction aborts, whether the same request is about to be retried.
     ``void_on_abort=False`` is for a transaction that only captures an authorization
     it did not create (a webhook): aborting it must leave the payment as it was.
@@ -135,43 +137,22 @@ class PaymentDataManager:
         self._void()
 
     def _capture(self) -> None:
-        payment = self.payment
-        try:
-            result = self.registry.hooks.mercato_capture_payment(
-                registry=self.registry,
-                payment=payment,
-                amount=payment.amount_money,
-                idempotency_key=f"{payment.idempotency_prefix}:capture",
-            )
-            if result is None:
-                raise RuntimeError(f"no plugin captures payments of provider {payment.provider!r}")
-            if result.status != "captured":
-                raise RuntimeError(f"capture answered {result.status}: {result.message}")
-        except Exception as exc:
-            # Never raise after the commit: the order exists and is authorized; reconcile
-            # captures it later.
-            log.exception("payment %s: capture after commit failed", payment.id)
-            self._safely(self.ledger.capture_failed, payment, f"{type(exc).__name__}: {exc}")
+        # Never raises: after the commit the order exists and is authorized; a failed
+        # capture is recorded and reconcile captures it later.
+        result, why = payments.capture(self.registry, self.payment)
+        if result is None:
+            log.error("payment %s: capture after commit failed: %s", self.payment.id, why)
+            self._safely(self.ledger.capture_failed, self.payment, why)
             return
-        self._safely(self.ledger.captured, payment, result)
+        self._safely(self.ledger.captured, self.payment, result)
 
     def _void(self) -> None:
-        payment = self.payment
-        try:
-            result = self.registry.hooks.mercato_void_payment(
-                registry=self.registry,
-                payment=payment,
-                idempotency_key=f"{payment.idempotency_prefix}:void",
-            )
-            if result is None:
-                raise RuntimeError(f"no plugin voids payments of provider {payment.provider!r}")
-            if result.status not in ("voided", "failed"):
-                raise RuntimeError(f"void answered {result.status}: {result.message}")
-        except Exception as exc:
-            log.exception("payment %s: void on abort failed", payment.id)
-            self._safely(self.ledger.void_failed, payment, f"{type(exc).__name__}: {exc}")
+        result, why = payments.void(self.registry, self.payment)
+        if result is None:
+            log.error("payment %s: void on abort failed: %s", self.payment.id, why)
+            self._safely(self.ledger.void_failed, self.payment, why)
             return
-        self._safely(self.ledger.voided, payment, result)
+        self._safely(self.ledger.voided, self.payment, result)
 
     @staticmethod
     def _safely(record, *args) -> None:

@@ -1,16 +1,20 @@
 """The checkout unit: one request, one transaction (DESIGN.md, "The checkout unit").
 
-``place_order`` runs in the request's transaction, in this order:
+``place_order`` is DESIGN.md's numbered steps, one function each:
 
-1. read the cart (``mercato_cart_lines``), price it on the server, check stock without
-   locking anything;
-2. authorize through ``mercato_authorize_payment``: the kernel's payment record is
-   committed on its own first (``ledger``), the authorization joins the transaction
-   through ``PaymentDataManager`` — abort voids it, commit captures it;
-3. insert the order and its lines, reserve stock (``mercato_reserve_stock``: row locks
-   from here to the commit only), record the confirmation email in the outbox;
-4. commit; then capture (tpc_finish), then empty the cart and start a fresh checkout,
-   only once the commit happened (``after_commit``).
+1. ``_priced_cart``: the cart (``mercato_cart_lines``) priced on the server, its stock
+   checked without locking anything;
+2. ``_authorize`` through ``mercato.payments`` (the kernel's payment record is committed
+   on its own first, ``ledger``), then ``_hold_until_commit``: the authorization joins
+   the transaction through ``PaymentDataManager`` — abort voids it, commit captures it;
+3. ``_save_order``: the order and its lines, stock reserved (``mercato_reserve_stock``:
+   row locks from here to the commit only), the payment linked to it;
+4. the commit (pyramid_tm), then the capture (the data manager's ``tpc_finish``);
+5. ``_placed``: the cart emptied and a new checkout begun, only once the commit happened;
+6. ``_record_placed``: the confirmation email written to the outbox in the same
+   transaction, sent after the commit;
+7. a crash between steps is finished by ``mercato reconcile`` (``reconcile``);
+8. 3-D Secure: the order waits in ``awaiting_payment`` until ``payment_updated``.
 
 Nothing touches the shopper's cart before the commit, and the session only with what
 a retry would compute again (the next purchase's checkout id): pyramid_retry may run the
@@ -29,7 +33,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+import colander
 import redis
+from pyramid.interfaces import IRoutesMapper
 from pyramid_retry import IRetryableError, is_last_attempt
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,10 +44,12 @@ from .. import payments
 from ..datamanagers.payment import PaymentDataManager
 from ..exceptions import CartProblem, CheckoutError, OutOfStock
 from ..money import Money
+from ..outbox import enqueue
 from ..payments import PaymentInfo, PaymentMethod, PaymentResult
 from ..pricing import Line, PricedLines, PricingContext, describe_skus, price_lines
 from . import ledger, services
 from . import models as m
+from .schemas import CheckoutAddressSchema
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +99,15 @@ def save_checkout_state(request, **changes) -> dict:
     return state
 
 
-def settings_of(request) -> dict:
-    return request.registry.settings["mercato.orders"]
+def set_checkout_address(request, *, email, shipping, billing=None) -> dict:
+    """Keep the shopper's email and addresses for the checkout, once valid (no
+    ``billing``: the shipping address). Raises ``colander.Invalid`` naming each field."""
+    valid = CheckoutAddressSchema().deserialize(
+        {"email": email, "shipping": shipping, "billing": billing or colander.null}
+    )
+    return save_checkout_state(
+        request, email=valid["email"], shipping=valid["shipping"], billing=valid["billing"]
+    )
 
 
 @dataclass
@@ -160,6 +175,10 @@ def payment_methods(request) -> list[PaymentMethod]:
 
 @dataclass
 class Placed:
+    """What ``place_order`` made. ``requires_action``: the shopper must complete the
+    payment in the browser (its method's ``action_template``) before the order is paid;
+    otherwise it is placed, and the cart is emptied once the request commits."""
+
     order: m.Order
     payment: m.Payment | None
     repeated: bool = False
@@ -169,45 +188,102 @@ class Placed:
         return self.payment is not None and self.payment.status == m.PAYMENT_REQUIRES_ACTION
 
 
-def place_order(
-    request, method_code: str, details: dict, expected_total: int | None = None
-) -> Placed:
-    """Turn the shopper's cart into an order, paid as far as the method allows.
+MAX_DETAILS, MAX_DETAIL_LENGTH = 20, 500
 
-    ``expected_total`` is the total the shopper was shown (minor units): when the cart's
-    total has changed since (a price, a discount that ran out), nothing is charged and
-    the shopper is asked to look again.
+
+def place_order(request, method_code: str, details, expected_total=None) -> Placed:
+    """Turn the shopper's cart into an order, paid as far as the method allows; the
+    module's docstring says how, step by step.
+
+    ``details`` (what the payment method's fields posted) and ``expected_total`` (the
+    total the shopper was shown, minor units) come as the client sent them. When the
+    cart's total has changed since (a price, a discount that ran out), nothing is
+    charged and the shopper is asked to look again.
 
     Raises a ``CheckoutError`` whose message is for the shopper; the caller must let the
     transaction abort then (a 4xx response does, through ``tm.commit_veto``).
     """
+    details, expected_total = _read_payment_input(details, expected_total)
     state = checkout_state(request)
     if not state.get("email") or not state.get("shipping"):
         raise CheckoutError("Please enter your email and address first.", field="email")
-    checkout_id = state["id"]
-    digest = ledger.details_digest(method_code, details)
+    state, repeated = _this_purchase(request, state, ledger.details_digest(method_code, details))
+    if repeated is not None:
+        return _placed(request, repeated, repeated.live_payment, repeated=True)
+    method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
+    if method is None:
+        raise CheckoutError("Please choose a way to pay.", field="method")
 
-    existing = _order_of_checkout(request, checkout_id)
+    priced = _priced_cart(request, expected_total)  # 1.
+    order = _new_order(request, state, priced, method)
+    payment = _authorize(request, order, method, details)  # 2.
+    _hold_until_commit(
+        request,
+        payment,
+        expected_amount=order.total_amount,
+        retry_follows=_retry_follows(request),
+    )
+    _save_order(request, order, payment)  # 3.
+    _record_placed(request, order, payment)  # 6.
+    return _placed(request, order, payment)  # 4. and 5. follow the commit
+
+
+def _read_payment_input(details, expected_total) -> tuple[dict, int | None]:
+    """What a client sent with its payment, or a 400 that says it could not be read."""
+    unreadable = CheckoutError("The payment details could not be read.", field="details")
+    if not isinstance(details, dict) or len(details) > MAX_DETAILS:
+        raise unreadable
+    for key, value in details.items():
+        if not isinstance(key, str) or len(key) > 64:
+            raise unreadable
+        if not isinstance(value, str) or len(value) > MAX_DETAIL_LENGTH:
+            raise unreadable
+    if expected_total is None or expected_total == "":
+        return details, None  # an older client: not checked
+    if isinstance(expected_total, int) and not isinstance(expected_total, bool):
+        return details, expected_total
+    if isinstance(expected_total, str) and expected_total.isdigit() and len(expected_total) < 16:
+        return details, int(expected_total)
+    raise CheckoutError("The total sent with the payment could not be read.", field="total")
+
+
+def _this_purchase(request, state: dict, digest: str) -> tuple[dict, m.Order | None]:
+    """The checkout this submit places, and its order when the submit is a repeat.
+
+    Otherwise the submit holds the checkout's lock from here to the end of the request.
+    """
+    existing = _order_of_checkout(request, state["id"])
     if existing is not None and _is_next_purchase(existing, digest):
         # The session still names a checkout that became an order: the step after its
         # commit that starts a new one did not happen (a crash, a failure). This submit,
         # paid with other details, is the next purchase, never a repeat of that order.
         # Derived, not random: a retried or repeated submit of it finds the same id.
-        checkout_id = hashlib.sha256(f"{checkout_id}:{digest}".encode()).hexdigest()[:32]
+        checkout_id = hashlib.sha256(f"{state['id']}:{digest}".encode()).hexdigest()[:32]
         state = save_checkout_state(request, id=checkout_id)
         existing = _order_of_checkout(request, checkout_id)
-    if existing is not None:
-        return Placed(existing, existing.live_payment, repeated=True)
-    _lock_checkout(request, checkout_id)
-    existing = _order_of_checkout(request, checkout_id)
-    if existing is not None:
-        return Placed(existing, existing.live_payment, repeated=True)
+    if existing is None:
+        _lock_checkout(request, state["id"])
+        existing = _order_of_checkout(request, state["id"])
+    return state, existing
 
-    method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
-    if method is None:
-        raise CheckoutError("Please choose a way to pay.", field="method")
 
-    # 1. The cart, priced here, with a stock check that locks nothing.
+def _order_of_checkout(request, checkout_id: str) -> m.Order | None:
+    return request.dbsession.scalars(
+        select(m.Order).where(m.Order.checkout_id == checkout_id)
+    ).first()
+
+
+def _is_next_purchase(order: m.Order, digest: str) -> bool:
+    """Whether a submit with payment details ``digest`` is a new purchase rather than a
+    repeat of the one that placed ``order``. An order still waiting for the shopper
+    (3-D Secure) stays their checkout's answer until it is paid or cancelled."""
+    if order.status == m.AWAITING_PAYMENT:
+        return False
+    return all(payment.details_digest != digest for payment in order.payments)
+
+
+def _priced_cart(request, expected_total: int | None) -> PricedLines:
+    """Step 1: the cart, priced here, with a stock check that locks nothing."""
     review = review_cart(request)
     if review.empty:
         raise CartProblem("Your cart is empty.")
@@ -224,22 +300,113 @@ def place_order(
             "saw it. Please check your order, then pay again.",
             field="total",
         )
+    return priced
 
-    order = _new_order(request, state, priced, method)
 
-    # 2. Authorize, before any row is locked.
-    payment = _authorize(request, order, method, details)
-    settings = settings_of(request)
+def _new_order(request, state: dict, priced: PricedLines, method: PaymentMethod) -> m.Order:
+    user = request.user
+    prefix = request.registry.settings["mercato.order_number_prefix"]
+    order = m.Order(
+        number=services.next_number(request.dbsession, prefix),
+        checkout_id=state["id"],
+        access_token=secrets.token_urlsafe(32),
+        customer_id=getattr(user, "id", None),
+        email=state["email"],
+        status=m.AWAITING_PAYMENT,
+        currency=priced.currency,
+        subtotal_amount=priced.subtotal.amount,
+        total_amount=priced.total.amount,
+        amount_captured=0,
+        amount_refunded=0,
+        adjustments=[
+            {"label": a.label, "amount": a.amount.amount, "code": a.code, "source": a.source}
+            for a in priced.adjustments
+        ],
+        shipping_address=state["shipping"],
+        billing_address=state.get("billing") or state["shipping"],
+        payment_method=method.code,
+    )
+    order.lines = [
+        m.OrderLine(
+            position=position,
+            sku=line.sku,
+            name=line.name or line.sku,
+            quantity=line.quantity,
+            unit_price_amount=line.unit_price.amount,
+            total_amount=line.total.amount,
+        )
+        for position, line in enumerate(priced.lines, start=1)
+    ]
+    return order
+
+
+def _authorize(request, order: m.Order, method: PaymentMethod, details: dict) -> m.Payment:
+    """Step 2: authorize, before any row is locked; the payment's record is committed
+    on its own before the provider is asked, and each answer as soon as it comes."""
+    engine = request.registry.db_engine
+    payment, stale = ledger.open_attempt(
+        engine,
+        checkout_id=order.checkout_id,
+        provider=method.provider,
+        method=method.code,
+        amount=order.total,
+        digest=ledger.details_digest(method.code, details),
+    )
+    for old in stale:
+        void_now(request.registry, old)
+    if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_REQUIRES_ACTION) and payment.reference:
+        # A retried request: the authorization of the first attempt is still good.
+        return payment
+    try:
+        result = payments.authorize(request.registry, PaymentInfo.of(payment), order, details)
+    except Exception as exc:
+        ledger.record_error(engine, payment.id, f"authorize: {type(exc).__name__}: {exc}")
+        raise
+    if result is None:
+        ledger.mark(engine, payment.id, m.PAYMENT_FAILED, f"no plugin authorizes {method.code}")
+        raise CheckoutError("That way to pay is not available right now.", field="method")
+    payment = ledger.record(engine, payment.id, result)
+    if result.status == "failed":
+        raise PaymentDeclined(
+            result.message or "Your payment was declined. Please try another card."
+        )
+    if result.status == "unavailable":
+        raise PaymentUnavailable(
+            result.message
+            or "We could not reach the payment service. Nothing was charged; please try again."
+        )
+    return payment
+
+
+def _hold_until_commit(request, payment: m.Payment, **options) -> None:
+    """Step 2, continued: the authorization joins the request's transaction — voided if
+    it aborts, captured once PostgreSQL committed (when the shop captures at checkout)."""
     PaymentDataManager(
         registry=request.registry,
         ledger=OrderLedger(request.registry),
         payment=PaymentInfo.of(payment),
-        capture=settings["capture"] == "checkout",
-        expected_amount=order.total_amount,
-        retry_follows=_retry_follows(request),
+        capture=request.registry.settings["mercato.capture"] == "checkout",
+        **options,
     ).join(request.tm)
 
-    # 3. The order, its stock, its email: one transaction with the authorization.
+
+def _retry_follows(request):
+    """Whether the transaction now aborting is about to be run again by pyramid_retry."""
+
+    def check(txn) -> bool:
+        if is_last_attempt(request):
+            return False
+        exc = getattr(request, "exception", None) or sys.exc_info()[1]
+        if exc is None:
+            return False
+        return IRetryableError.providedBy(exc) or bool(txn.isRetryableError(exc))
+
+    return check
+
+
+def _save_order(request, order: m.Order, payment: m.Payment) -> None:
+    """Step 3: the order, its stock and its payment, in the authorization's transaction.
+    Out of stock aborts it (the authorization is voided) and names the item."""
     dbsession = request.dbsession
     dbsession.add(order)
     dbsession.flush()
@@ -265,6 +432,10 @@ def place_order(
             "Your payment expired before the order was saved. Please try again."
         )
 
+
+def _record_placed(request, order: m.Order, payment: m.Payment) -> None:
+    """The order's history and events; with its money held, its confirmation email
+    (step 6). A provider that took the money at once makes it paid."""
     actor = services.actor_of(request)
     order.history.append(
         m.OrderStatusChange(
@@ -276,7 +447,6 @@ def place_order(
     if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_CAPTURED):
         _authorized(request, order, payment, actor=actor)
     if payment.status == m.PAYMENT_CAPTURED:
-        # A provider that took the money at once (no separate capture step).
         services.payment_captured(
             order,
             Money(payment.amount_captured, payment.currency),
@@ -284,23 +454,31 @@ def place_order(
             actor=actor,
             reason=f"payment captured ({payment.provider} {payment.reference})",
         )
-    dbsession.flush()
-    return Placed(order, payment)
+    request.dbsession.flush()
 
 
-def _order_of_checkout(request, checkout_id: str) -> m.Order | None:
-    return request.dbsession.scalars(
-        select(m.Order).where(m.Order.checkout_id == checkout_id)
-    ).first()
+def _authorized(request, order: m.Order, payment, *, actor: str) -> None:
+    """The order's money is held: it may be announced and the cart emptied."""
+    services.payment_authorized(
+        order,
+        hooks=request.hooks,
+        actor=actor,
+        reason=f"payment authorized ({payment.provider} {payment.reference})",
+    )
+    enqueue(request.dbsession, "order.placed", order_placed_payload(request, order))
 
 
-def _is_next_purchase(order: m.Order, digest: str) -> bool:
-    """Whether a submit with payment details ``digest`` is a new purchase rather than a
-    repeat of the one that placed ``order``. An order still waiting for the shopper
-    (3-D Secure) stays their checkout's answer until it is paid or cancelled."""
-    if order.status == m.AWAITING_PAYMENT:
-        return False
-    return all(payment.details_digest != digest for payment in order.payments)
+def _placed(request, order: m.Order, payment, *, repeated: bool = False) -> Placed:
+    """Step 5: once the transaction committed, the cart is emptied and a new checkout
+    begins — for a repeat too: the submit that placed it may have died before that."""
+    if order.status in (m.AUTHORIZED, m.PAID, m.FULFILLED):
+        finish_checkout(request, order)
+    return Placed(order, payment, repeated)
+
+
+# ---------------------------------------------------------------------------
+# One submit of a checkout at a time
+# ---------------------------------------------------------------------------
 
 
 def _lock_checkout(request, checkout_id: str) -> None:
@@ -362,110 +540,9 @@ RELEASE_LOCK = (
 )
 
 
-def _new_order(request, state: dict, priced: PricedLines, method: PaymentMethod) -> m.Order:
-    settings = settings_of(request)
-    user = request.user
-    order = m.Order(
-        number=services.next_number(request.dbsession, settings["number_prefix"]),
-        checkout_id=state["id"],
-        access_token=secrets.token_urlsafe(32),
-        customer_id=getattr(user, "id", None),
-        email=state["email"],
-        status=m.AWAITING_PAYMENT,
-        currency=priced.currency,
-        subtotal_amount=priced.subtotal.amount,
-        total_amount=priced.total.amount,
-        amount_captured=0,
-        amount_refunded=0,
-        adjustments=[
-            {"label": a.label, "amount": a.amount.amount, "code": a.code, "source": a.source}
-            for a in priced.adjustments
-        ],
-        shipping_address=state["shipping"],
-        billing_address=state.get("billing") or state["shipping"],
-        payment_method=method.code,
-    )
-    order.lines = [
-        m.OrderLine(
-            position=position,
-            sku=line.sku,
-            name=line.name or line.sku,
-            quantity=line.quantity,
-            unit_price_amount=line.unit_price.amount,
-            total_amount=line.total.amount,
-        )
-        for position, line in enumerate(priced.lines, start=1)
-    ]
-    return order
-
-
-def _authorize(request, order: m.Order, method: PaymentMethod, details: dict) -> m.Payment:
-    engine = request.registry.db_engine
-    payment, stale = ledger.open_attempt(
-        engine,
-        checkout_id=order.checkout_id,
-        provider=method.provider,
-        method=method.code,
-        amount=order.total,
-        digest=ledger.details_digest(method.code, details),
-    )
-    for old in stale:
-        void_now(request.registry, old)
-    if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_REQUIRES_ACTION) and payment.reference:
-        # A retried request: the authorization of the first attempt is still good.
-        return payment
-    try:
-        result = request.hooks.mercato_authorize_payment(
-            registry=request.registry,
-            order=order,
-            method=method.code,
-            details=details,
-            idempotency_key=f"{payment.idempotency_prefix}:authorize",
-        )
-    except Exception as exc:
-        ledger.record_error(engine, payment.id, f"authorize: {type(exc).__name__}: {exc}")
-        raise
-    if result is None:
-        ledger.mark(engine, payment.id, m.PAYMENT_FAILED, f"no plugin authorizes {method.code}")
-        raise CheckoutError("That way to pay is not available right now.", field="method")
-    payment = ledger.record(engine, payment.id, result)
-    if result.status == "failed":
-        raise PaymentDeclined(
-            result.message or "Your payment was declined. Please try another card."
-        )
-    if result.status == "unavailable":
-        raise PaymentUnavailable(
-            result.message
-            or "We could not reach the payment service. Nothing was charged; please try again."
-        )
-    return payment
-
-
-def _authorized(request, order: m.Order, payment, *, actor: str) -> None:
-    """The order's money is held: it may be announced and the cart emptied."""
-    services.payment_authorized(
-        order,
-        hooks=request.hooks,
-        actor=actor,
-        reason=f"payment authorized ({payment.provider} {payment.reference})",
-    )
-    from ..outbox import enqueue
-
-    enqueue(request.dbsession, "order.placed", order_placed_payload(request, order))
-
-
-def _retry_follows(request):
-    """Whether the transaction now aborting is about to be run again by pyramid_retry."""
-
-    def check(txn) -> bool:
-        if is_last_attempt(request):
-            return False
-        exc = getattr(request, "exception", None) or sys.exc_info()[1]
-        if exc is None:
-            return False
-        return IRetryableError.providedBy(exc) or bool(txn.isRetryableError(exc))
-
-    return check
+# ---------------------------------------------------------------------------
+# The payment's record, kept whatever the transaction does
+# ---------------------------------------------------------------------------
 
 
 def void_now(registry, payment: m.Payment) -> None:
@@ -571,10 +648,24 @@ def restart_checkout(request, checkout_id: str, message: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def apply_provider_update(
-    request, provider, reference, result: PaymentResult, *, event_id=None, occurred_at=None
+def payment_updated(
+    request,
+    provider: str,
+    reference: str,
+    result: PaymentResult,
+    *,
+    event_id: str | None = None,
+    occurred_at: int | None = None,
 ):
-    """See ``mercato.payments.payment_updated``."""
+    """Apply news from ``provider`` about the payment ``reference`` to its order.
+
+    Called by a payment plugin from its webhook handler or its return page, inside the
+    request's transaction. Idempotent: an event seen before (``event_id``), one older
+    than what was already applied (``occurred_at``, Unix seconds) or one that would move
+    the payment backwards (a late "authorized" after "captured") changes nothing.
+    Returns the order the payment belongs to, or ``None`` when the kernel does not know
+    the payment (not one of this shop's, or its checkout never committed).
+    """
     dbsession = request.dbsession
     if event_id is not None:
         fresh = dbsession.execute(
@@ -613,15 +704,9 @@ def apply_provider_update(
         if order is not None and was_awaiting:
             _authorized(request, order, payment, actor=actor)
             dbsession.flush()
-            PaymentDataManager(
-                registry=request.registry,
-                ledger=OrderLedger(request.registry),
-                payment=PaymentInfo.of(payment),
-                capture=settings_of(request)["capture"] == "checkout",
-                # The authorization is the shopper's, not this request's: an abort here
-                # leaves it for the provider's next delivery or for reconcile.
-                void_on_abort=False,
-            ).join(request.tm)
+            # The authorization is the shopper's, not this request's: an abort here
+            # leaves it for the provider's next delivery or for reconcile.
+            _hold_until_commit(request, payment, void_on_abort=False)
     elif result.status == "captured" and payment.status != m.PAYMENT_CAPTURED:
         ledger.apply_result(payment, result)
         if order is not None:
@@ -686,8 +771,24 @@ def _is_shoppers_checkout(request, order: m.Order) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# The confirmation email
+# Links the kernel hands out (emails, JSON, payment plugins) and the confirmation email
 # ---------------------------------------------------------------------------
+
+
+def storefront_url(request, route_name: str, fallback: str, **kw) -> str:
+    """The URL of the storefront's page ``route_name``, or of the kernel's JSON
+    ``fallback`` when no plugin serves that page (a headless shop, ``no:storefront``):
+    a link the kernel or a plugin hands out works whichever pages the shop has."""
+    mapper = request.registry.queryUtility(IRoutesMapper)
+    served = mapper is not None and mapper.get_route(route_name) is not None
+    return request.route_url(route_name if served else fallback, **kw)
+
+
+def order_page_url(request, order: m.Order) -> str:
+    """Where to send the shopper for ``order``: its confirmation page (secret link)."""
+    return storefront_url(
+        request, "checkout_confirmation", "api_order_link", token=order.access_token
+    )
 
 
 def order_placed_payload(request, order: m.Order) -> dict:
@@ -697,7 +798,7 @@ def order_placed_payload(request, order: m.Order) -> dict:
     return {
         "email": order.email,
         "number": order.number,
-        "order_url": request.route_url("checkout_confirmation", token=order.access_token),
+        "order_url": order_page_url(request, order),
         "lines": [
             {
                 "sku": line.sku,

@@ -144,6 +144,14 @@ class Order(Base):
                 return payment
         return None
 
+    @property
+    def payment_to_complete(self) -> "Payment | None":
+        """The payment the shopper must still complete in the browser (3-D Secure)."""
+        if self.status != AWAITING_PAYMENT:
+            return None  # without loading the payments
+        payment = self.live_payment
+        return payment if payment and payment.status == PAYMENT_REQUIRES_ACTION else None
+
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
@@ -193,7 +201,7 @@ class OrderStatusChange(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     old_status: Mapped[str | None] = mapped_column(String(24))
     new_status: Mapped[str] = mapped_column(String(24))
-    # "customer:12", "guest", "staff:3", "system", "stripe webhook" …
+    # "customer:12", "guest", "staff:3", "system", "acme (webhook)" …
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -257,11 +265,6 @@ class Payment(Base):
     @property
     def amount_money(self) -> Money:
         return Money(self.amount, self.currency)
-
-    @property
-    def idempotency_prefix(self) -> str:
-        """Stable across retries of a request: ``mercato:{checkout}:{attempt}``."""
-        return f"mercato:{self.checkout_id}:{self.attempt}"
 
 
 class Refund(Base):

@@ -58,17 +58,19 @@ def reconcile(
     action_timeout: int | None = None,
 ) -> Report:
     """One pass over every payment and order a crash may have left unfinished."""
-    settings = registry.settings["mercato.orders"]
+    settings = registry.settings
     now = now or datetime.now(UTC)
     grace_cutoff = now - timedelta(
-        seconds=settings["payment_grace_seconds"] if grace is None else grace
+        seconds=settings["mercato.payment_grace_seconds"] if grace is None else grace
     )
     action_cutoff = now - timedelta(
-        seconds=settings["payment_action_seconds"] if action_timeout is None else action_timeout
+        seconds=settings["mercato.payment_action_seconds"]
+        if action_timeout is None
+        else action_timeout
     )
     report = Report()
     _void_orphans(registry, grace_cutoff, report)
-    if settings["capture"] == "checkout":
+    if settings["mercato.capture"] == "checkout":
         _capture_committed(registry, grace_cutoff, report)
     _cancel_abandoned(registry, action_cutoff, report)
     return report

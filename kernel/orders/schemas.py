@@ -60,27 +60,6 @@ class CheckoutAddressSchema(colander.MappingSchema):
     billing = AddressSchema(missing=None)
 
 
-ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "city", "country", "phone")
-
-
-def address_from_form(params, prefix: str = "") -> dict:
-    return {name: params.get(prefix + name, "") for name in ADDRESS_FIELDS}
-
-
-def flat_errors(exc: colander.Invalid) -> dict[str, str]:
-    """``{"shipping.city": "Required"}`` → ``{"city": ...}`` form field names."""
-    errors = {}
-    for key, message in exc.asdict().items():
-        section, _, field = key.partition(".")
-        if section == "billing":
-            errors[f"billing_{field}"] = message
-        elif section == "shipping":
-            errors[field] = message
-        else:
-            errors[key] = message
-    return errors
-
-
 class RestockLine(colander.MappingSchema):
     sku = colander.SchemaNode(
         colander.String(),

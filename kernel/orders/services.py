@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import payments
 from ..money import Money
 from ..outbox import enqueue
 from ..payments import PaymentInfo
@@ -78,6 +79,27 @@ def next_number(dbsession: Session, prefix: str) -> str:
     """A short number a person can read out on the phone: ``M-001042``."""
     value = dbsession.execute(select(func.nextval("order_number_seq"))).scalar_one()
     return f"{prefix}{value:06d}"
+
+
+def order_by_token(dbsession: Session, token: str) -> m.Order | None:
+    """The order whose secret link carries ``token`` (a guest's only way in)."""
+    if not token or len(token) > 64:
+        return None
+    return dbsession.scalars(select(m.Order).where(m.Order.access_token == token)).first()
+
+
+def order_by_number(dbsession: Session, number: str) -> m.Order | None:
+    return dbsession.scalars(select(m.Order).where(m.Order.number == number)).first()
+
+
+def orders_of_customer(dbsession: Session, customer_id: int, limit: int = 100) -> list[m.Order]:
+    """The customer's orders, newest first."""
+    return dbsession.scalars(
+        select(m.Order)
+        .where(m.Order.customer_id == customer_id)
+        .order_by(m.Order.created_at.desc(), m.Order.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def order_lines_for_stock(order: m.Order) -> list[Line]:
@@ -217,14 +239,9 @@ def cancel(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> N
         )
     payment = order.live_payment
     if payment is not None:
-        result = registry.hooks.mercato_void_payment(
-            registry=registry,
-            payment=PaymentInfo.of(payment),
-            idempotency_key=f"{payment.idempotency_prefix}:void",
-        )
-        if result is None or result.status not in ("voided", "failed"):
-            message = result.message if result is not None else "no payment plugin answered"
-            raise OrderError(f"The payment could not be cancelled: {message}")
+        result, why = payments.void(registry, PaymentInfo.of(payment))
+        if result is None:
+            raise OrderError(f"The payment could not be cancelled: {why}")
         _record(registry, payment, result)
     payment_lost(order, hooks=registry.hooks, dbsession=dbsession, actor=actor, reason=reason)
 
@@ -236,15 +253,9 @@ def capture(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> 
     if order.status != m.AUTHORIZED or payment is None:
         raise OrderError(f"Order {order.number} is {order.status}: there is nothing to capture.")
     if payment.status != m.PAYMENT_CAPTURED:
-        result = registry.hooks.mercato_capture_payment(
-            registry=registry,
-            payment=PaymentInfo.of(payment),
-            amount=payment.amount_money,
-            idempotency_key=f"{payment.idempotency_prefix}:capture",
-        )
-        if result is None or result.status != "captured":
-            message = result.message if result is not None else "no payment plugin answered"
-            raise OrderError(f"The payment could not be captured: {message}")
+        result, why = payments.capture(registry, PaymentInfo.of(payment))
+        if result is None:
+            raise OrderError(f"The payment could not be captured: {why}")
         _record(registry, payment, result)
     payment_captured(
         order,
@@ -351,17 +362,12 @@ def refund(
         session.flush()
         refund_id = row.id
 
-    result = registry.hooks.mercato_refund_payment(
-        registry=registry,
-        payment=PaymentInfo.of(payment),
-        amount=amount,
-        idempotency_key=f"mercato:refund:{refund_id}",
-    )
+    result, why = payments.refund(registry, PaymentInfo.of(payment), amount, refund_id)
     with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
         row = session.get(m.Refund, refund_id)
-        if result is None or result.status != "refunded":
+        if result is None:
             row.status = "failed"
-            row.last_error = result.message if result is not None else "no plugin answered"
+            row.last_error = why
         else:
             row.status = "succeeded"
             row.reference = result.reference
@@ -376,3 +382,10 @@ def refund(
     put_back(registry.hooks, dbsession, plan)
     _notify_customer(dbsession, "order.refunded", order, amount=amount.to_json())
     return row
+
+
+# Their names in the public API (the staff pages of the admin and the JSON API).
+cancel_order = cancel
+capture_order = capture
+fulfil_order = fulfil
+refund_order = refund

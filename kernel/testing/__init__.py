@@ -24,12 +24,15 @@ from zope.sqlalchemy import register
 
 from mercato import make_app
 from mercato.db import sqlalchemy_url
-from mercato.plugins import discover
+
+# What a plugin author's tests look at, beside the fixtures: which plugins load, what
+# each implements, where their migrations are found.
+from mercato.migrate import enabled_locations as migration_locations  # noqa: F401
+from mercato.plugins import describe, discover, make_plugin_manager  # noqa: F401
 from mercato.settings import resolve_settings
 
 from .accounts import *  # noqa: F403 (customer_user, staff_user, admin_user, login, …)
 from .smtp import *  # noqa: F403 (the smtp_server fixture and SMTPServer)
-from .stripe import localstripe, stripe_settings  # noqa: F401 (fixtures)
 
 LOCAL_POSTGRES = ("127.0.0.1", 5432)
 LOCAL_REDIS = ("127.0.0.1", 6379)
@@ -74,7 +77,7 @@ def postgres_admin_url(tmp_path_factory):
     if port_open(*LOCAL_POSTGRES):
         yield "postgresql+psycopg://postgres@127.0.0.1:5432/test"
         return
-    from mercato.embedded import EmbeddedPostgres
+    from mercato.ops.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), database="postgres")
     yield sqlalchemy_url(server.admin_url)
@@ -111,7 +114,7 @@ def redis_url(tmp_path_factory):
                     control.delete(f"mercato-test-claim:{index}")
                 return
         pytest.fail("all 15 Redis test databases on 127.0.0.1:6379 are claimed by other runs")
-    from mercato.embedded import EmbeddedRedis
+    from mercato.ops.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     yield server.url
@@ -126,7 +129,6 @@ def all_plugin_names() -> list[str]:
 def migrated_database(database_url, redis_url):
     """The test database migrated to every head, kernel and all installed plugins."""
     from mercato import migrate
-    from mercato.plugins import make_plugin_manager
 
     settings = resolve_settings(
         base_settings(**{"sqlalchemy.url": database_url, "redis.url": redis_url}), environ={}

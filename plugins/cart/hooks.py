@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mercato import hookimpl
 
-from . import commands, schemas, slots
+from . import cli, schemas, slots
 from .services import ShopperCart
 from .store import CartStore
 
@@ -36,7 +36,7 @@ def mercato_migration_folders():
 
 @hookimpl
 def mercato_cli(subparsers):
-    commands.add_commands(subparsers)
+    cli.add_commands(subparsers)
 
 
 @hookimpl

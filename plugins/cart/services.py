@@ -12,8 +12,15 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from mercato import Adjustment, Line, Money, PricingContext, describe_skus, price_lines
-from mercato.datamanagers.redis import redis_writes
+from mercato import (
+    Adjustment,
+    Line,
+    Money,
+    PricingContext,
+    describe_skus,
+    price_lines,
+    redis_writes,
+)
 
 from .store import CartStore, StoredCart, StoredLine, parse_price, price_text
 

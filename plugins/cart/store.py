@@ -24,8 +24,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from mercato import Money
-from mercato.datamanagers.redis import RedisDataManager
+from mercato import Money, RedisDataManager
 
 from .models import CartBackup
 

@@ -10,7 +10,7 @@ from pyramid.interfaces import IRoutesMapper
 from pyramid.renderers import render_to_response
 from pyramid.view import exception_view_config, view_config
 
-from mercato.errors import error_response, wants_json
+from mercato import error_response, wants_json
 
 from .schemas import first_message, validate_line, validate_sku
 from .services import CartError

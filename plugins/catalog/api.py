@@ -8,7 +8,7 @@ with ``{"error": {"status", "message"}}`` from the kernel's error views.
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound
 from pyramid.view import view_config
 
-from mercato.ratelimit import limit
+from mercato import rate_limit
 
 from . import present, queries
 from .caching import json_page
@@ -47,7 +47,7 @@ def products_api(request):
 
 @view_config(route_name="catalog_api_search", request_method=("GET", "HEAD"))
 def search_api(request):
-    limit(request, "search")
+    rate_limit(request, "search")
     params = parse_params(request, default_sort="relevance")
     params.per_page = _per_page(request, params.per_page)
     result = run_search(request, params)

@@ -6,8 +6,7 @@ import time
 
 from sqlalchemy.orm import Session
 
-from mercato import invalidate_pages_now
-from mercato.db import make_engine
+from mercato import invalidate_pages_now, make_engine
 
 from . import csvio, pagetags, sample
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from itertools import chain
 
 from sqlalchemy import event, select, true
-from sqlalchemy.orm import Session
 
 from .models import CATALOG_MODELS, CATALOG_TABLES, Product, ProductImage, Variant
 
 MEMO_KEY = "mercato_catalog.facts"
+WATCHED_KEY = "mercato_catalog.facts.watched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,7 @@ def facts(dbsession, skus) -> dict[str, SkuFacts | None]:
     """The facts of each of ``skus`` (None for a SKU the catalog does not have)."""
     if MEMO_KEY in dbsession.info and _catalog_changes_pending(dbsession):
         forget(dbsession)  # an edit not flushed yet: the query below flushes it
+    _watch(dbsession)
     memo: dict = dbsession.info.setdefault(MEMO_KEY, {})
     missing = [sku for sku in dict.fromkeys(skus) if sku not in memo]
     if missing:
@@ -99,13 +100,27 @@ def _catalog_changes_pending(session) -> bool:
     return any(isinstance(obj, CATALOG_MODELS) for obj in pending)
 
 
-@event.listens_for(Session, "before_flush")
+def _watch(session) -> None:
+    """Forget the memo whenever ``session`` changes the catalog or ends a transaction.
+
+    On this session alone, from its first memo on: a hook may be given any session
+    (the request's, one the kernel opens for a refund, a script's), and sessions of
+    another app in the same process, or of one without the catalog, are left alone.
+    """
+    if session.info.get(WATCHED_KEY):
+        return
+    session.info[WATCHED_KEY] = True
+    event.listen(session, "before_flush", _forget_on_change)
+    event.listen(session, "do_orm_execute", _forget_on_write)
+    event.listen(session, "after_commit", _forget_at_the_end)
+    event.listen(session, "after_rollback", _forget_at_the_end)
+
+
 def _forget_on_change(session, flush_context, instances) -> None:
     if MEMO_KEY in session.info and _catalog_changes_pending(session):
         forget(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _forget_on_write(state) -> None:
     table = getattr(state.statement, "table", None)
     writes = state.is_update or state.is_delete or state.is_insert
@@ -113,7 +128,5 @@ def _forget_on_write(state) -> None:
         forget(state.session)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
 def _forget_at_the_end(session) -> None:
     forget(session)

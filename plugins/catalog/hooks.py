@@ -11,21 +11,21 @@ from mercato import hookimpl
 from . import (
     admin_widgets,
     cli,
+    facts,
     inventory,
-    pagetags,  # noqa: F401 - its listeners invalidate cached pages on change
+    pagetags,
     present,
     pricing,
     sample,
+    schemas,
     slots,
 )
-from .facts import facts
-from .schemas import settings_schema
 from .storage import make_storage
 
 
 @hookimpl
 def mercato_settings_schema():
-    return settings_schema()
+    return schemas.Settings()
 
 
 @hookimpl
@@ -35,8 +35,13 @@ def mercato_migration_folders():
 
 @hookimpl
 def mercato_configure(config):
-    settings = config.registry.settings
-    config.registry.catalog_storage = make_storage(settings["mercato.catalog"])
+    registry = config.registry
+    registry.catalog_storage = make_storage(registry.settings["mercato.catalog"])
+    # Cached pages go stale on catalog changes made through the app's sessions (and
+    # only theirs: another app in the same process watches its own).
+    for session_factory in (registry.dbsession_factory, registry.read_dbsession_factory):
+        if session_factory is not None:
+            pagetags.listen(session_factory)
     config.add_jinja2_search_path("mercato_catalog:templates", name=".jinja2")
     config.add_static_view("static/catalog", "mercato_catalog:static", cache_max_age=3600)
 
@@ -85,7 +90,7 @@ def mercato_unit_price(sku, quantity, context):
 
 @hookimpl
 def mercato_stock_level(dbsession, sku):
-    known = facts(dbsession, [sku])[sku]
+    known = facts.facts(dbsession, [sku])[sku]
     return None if known is None else known.available
 
 

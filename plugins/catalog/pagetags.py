@@ -12,7 +12,6 @@ makes only that product's page stale).
 from itertools import chain
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
 
 from mercato import invalidate_pages
 
@@ -43,7 +42,6 @@ def _tags_of(obj) -> set[str]:
     return set()
 
 
-@event.listens_for(Session, "before_flush")
 def _changed_objects(session, flush_context, instances) -> None:
     tags: set[str] = set()
     for obj in chain(session.new, session.dirty, session.deleted):
@@ -52,7 +50,6 @@ def _changed_objects(session, flush_context, instances) -> None:
         invalidate_pages(session, *tags)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _bulk_statements(state) -> None:
     if not (state.is_update or state.is_delete or state.is_insert):
         return
@@ -61,3 +58,10 @@ def _bulk_statements(state) -> None:
     table = getattr(state.statement, "table", None)
     if table is not None and table in CATALOG_TABLES:
         invalidate_pages(state.session, CATALOG)
+
+
+def listen(session_factory) -> None:
+    """Watch the sessions ``session_factory`` makes: the app's, not every session of the
+    process (two apps in one process, a script's own session)."""
+    event.listen(session_factory, "before_flush", _changed_objects)
+    event.listen(session_factory, "do_orm_execute", _bulk_statements)

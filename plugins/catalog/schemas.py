@@ -5,8 +5,8 @@ import colander
 MB = 1024 * 1024
 
 
-class SettingsSchema(colander.MappingSchema):
-    """``mercato.catalog.*`` keys."""
+class Settings(colander.MappingSchema):
+    """``mercato.catalog.*``"""
 
     page_size = colander.SchemaNode(
         colander.Int(), missing=24, validator=colander.Range(1, 100), title="Products per page"
@@ -31,10 +31,6 @@ class SettingsSchema(colander.MappingSchema):
     # Dotted name of ``factory(settings) -> Storage`` (an S3 backend, say); empty means a
     # local folder (upload_dir).
     storage = colander.SchemaNode(colander.String(), missing="")
-
-
-def settings_schema() -> colander.MappingSchema:
-    return SettingsSchema()
 
 
 # ---------------------------------------------------------------------------

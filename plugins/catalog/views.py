@@ -10,8 +10,7 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPFound, HTTPMethodNotAllow
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from mercato import page_key, render_cached
-from mercato.ratelimit import limit
+from mercato import page_key, rate_limit, render_cached
 
 from . import pagetags, present, queries, search
 from .caching import cacheable, render_page
@@ -177,7 +176,7 @@ def product_view(request):
 def search_view(request):
     # Per client address (the kernel's "search" limit): a scraper cannot turn the
     # most expensive page into a denial of service.
-    limit(request, "search")
+    rate_limit(request, "search")
     params = parse_params(request, default_sort="relevance")
     result = run_search(request, params)
     value = {

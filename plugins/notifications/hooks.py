@@ -2,13 +2,13 @@
 
 from mercato import hookimpl
 
-from .schemas import settings_schema
+from . import schemas
 from .services import Mailer
 
 
 @hookimpl
 def mercato_settings_schema():
-    return settings_schema()
+    return schemas.Settings()
 
 
 @hookimpl

@@ -10,7 +10,9 @@ def _existing_folder(node, value):
         raise colander.Invalid(node, f"folder {value} does not exist")
 
 
-class SettingsSchema(colander.MappingSchema):
+class Settings(colander.MappingSchema):
+    """``mercato.notifications.*``"""
+
     # "log" writes each email to the log instead of sending it: for ``mercato demo`` and
     # development machines without a mail server.
     transport = colander.SchemaNode(
@@ -37,7 +39,3 @@ class SettingsSchema(colander.MappingSchema):
     # The store owner's email templates (notifications/emails/<event>.txt.jinja2 and
     # .html.jinja2), found before the plugin's; mercato.templates_dir is searched next.
     templates_dir = colander.SchemaNode(colander.String(), missing="", validator=_existing_folder)
-
-
-def settings_schema() -> colander.MappingSchema:
-    return SettingsSchema()

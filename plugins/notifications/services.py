@@ -12,6 +12,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -27,7 +28,6 @@ from jinja2 import (
 )
 
 from mercato import Money
-from mercato.outbox import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class Mailer:
         message["Subject"] = rendered.subject
         message["From"] = formataddr((self.templates.shop["name"], self.from_address))
         message["To"] = recipient
-        message["Date"] = format_datetime(now_utc())
+        message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=self.from_address.rpartition("@")[2])
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")

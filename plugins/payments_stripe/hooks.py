@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from mercato import PaymentMethod, hookimpl
 
+from .embedded import WEBHOOK_PATH, EmbeddedStripe
 from .gateway import METHOD, PROVIDER, Gateway, make_client
-from .schemas import StripeSettings
+from .schemas import Settings
 
 SETTINGS_KEY = "mercato.payments_stripe"
 
@@ -20,7 +21,7 @@ def gateway(registry) -> Gateway:
 
 @hookimpl
 def mercato_settings_schema():
-    return StripeSettings()
+    return Settings()
 
 
 def _origin(url: str) -> str:
@@ -44,11 +45,13 @@ def mercato_configure(config):
     settings = config.registry.settings[SETTINGS_KEY]
     config.registry.stripe_gateway = Gateway(make_client(settings))
     allow_stripe_js(config, settings)
-    config.add_jinja2_search_path("mercato_stripe:templates", name=".jinja2")
-    config.add_static_view("static/stripe", "mercato_stripe:static", cache_max_age=3600)
-    config.add_route("stripe_webhook", "/stripe/webhook")
+    config.add_jinja2_search_path("mercato_payments_stripe:templates", name=".jinja2")
+    config.add_static_view(
+        "static/payments_stripe", "mercato_payments_stripe:static", cache_max_age=3600
+    )
+    config.add_route("stripe_webhook", WEBHOOK_PATH)
     config.add_route("stripe_return", "/stripe/return")
-    config.scan("mercato_stripe.views")
+    config.scan("mercato_payments_stripe.views")
 
 
 @hookimpl
@@ -59,8 +62,8 @@ def mercato_payment_methods(request):
             code=METHOD,
             label=settings["label"],
             provider=PROVIDER,
-            template="stripe/card.jinja2",
-            action_template="stripe/authenticate.jinja2",
+            template="payments_stripe/card.jinja2",
+            action_template="payments_stripe/authenticate.jinja2",
             options={"publishable_key": settings["publishable_key"], "js_url": settings["js_url"]},
         )
     ]
@@ -92,3 +95,9 @@ def mercato_refund_payment(payment, amount, idempotency_key, registry):
     if payment.provider != PROVIDER:
         return None
     return gateway(registry).refund(payment, amount, idempotency_key)
+
+
+@hookimpl
+def mercato_demo_servers(data_dir):
+    # localstripe keeps its store in memory: nothing goes in data_dir.
+    return EmbeddedStripe()

@@ -8,7 +8,7 @@ def _url(node, value):
         raise colander.Invalid(node, "must be an http(s) URL")
 
 
-class StripeSettings(colander.MappingSchema):
+class Settings(colander.MappingSchema):
     api_key = colander.SchemaNode(
         colander.String(),
         env="STRIPE_API_KEY",

@@ -1,5 +1,5 @@
 """Stripe's webhook and the page 3-D Secure returns to; both finish a payment through
-``mercato.payments.payment_updated``, whichever comes first (the other then changes
+``mercato.payment_updated``, whichever comes first (the other then changes
 nothing)."""
 
 import hmac
@@ -9,7 +9,7 @@ import stripe
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPSeeOther
 from pyramid.view import view_config
 
-from mercato import payments
+from mercato import order_page_url, payment_updated, storefront_url
 
 from .gateway import PAYMENT_INTENT_ID, PROVIDER, result_of
 from .hooks import SETTINGS_KEY, gateway
@@ -54,7 +54,7 @@ def webhook(request):
     pi = event.data.object
     # The PaymentIntent's status in the event says what happened; the kernel ignores
     # anything older than what it already applied.
-    order = payments.payment_updated(
+    order = payment_updated(
         request, PROVIDER, pi.id, result_of(pi), event_id=event.id, occurred_at=event.created
     )
     return {"received": True, "applied": order is not None}
@@ -79,9 +79,9 @@ def return_page(request):
     # Only the browser that holds the client secret may look at this payment.
     if not hmac.compare_digest(secret.encode(), (pi.client_secret or "").encode()):
         raise HTTPNotFound()
-    order = payments.payment_updated(request, PROVIDER, pi.id, result_of(pi))
+    order = payment_updated(request, PROVIDER, pi.id, result_of(pi))
     if order is None:
         raise HTTPNotFound()
     if order.status == "cancelled":
-        return HTTPSeeOther(request.route_url("checkout_payment"))
-    return HTTPSeeOther(payments.order_page_url(request, order))
+        return HTTPSeeOther(storefront_url(request, "checkout_payment", "api_checkout"))
+    return HTTPSeeOther(order_page_url(request, order))

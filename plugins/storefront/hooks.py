@@ -1,1 +1,10 @@
 """The storefront plugin's hook implementations (its entry point)."""
+
+from mercato import hookimpl
+
+
+@hookimpl
+def mercato_configure(config):
+    # Template names stay "checkout/…" and "orders/…": a shop's overrides keep working.
+    config.add_jinja2_search_path("mercato_storefront:templates", name=".jinja2")
+    config.include("mercato_storefront.routes")

@@ -174,6 +174,28 @@ def test_logout_ends_the_session(app, customer_user):
     assert app.get("/account", status=303).location.startswith("http://localhost/login")
 
 
+def test_the_header_links_to_log_in_and_to_the_account(app, customer_user):
+    assert "Log in" in app.get("/").html.select_one(".header-tools").text
+
+    login(app, customer_user.email)
+
+    header = app.get("/").html.select_one(".header-tools")
+    assert header.select_one("a[href='/account']").text == "Your account"
+    assert "Log in" not in header.text
+
+
+def test_a_shop_without_the_account_pages_still_serves_its_pages(make_test_app):
+    """``no:accounts`` (a headless shop): no account links in the header, and a guest
+    who needs to log in gets a 401 rather than a redirect to a page that is not there."""
+    shop = make_test_app(plugins=["tests.accounts.probe", "no:accounts"])
+
+    header = shop.get("/").html.select_one(".header-tools")
+
+    assert "Log in" not in header.text and "account" not in header.text.lower()
+    shop.get("/login", status=404)
+    shop.get("/probe/back-office", status=401)
+
+
 # ---------------------------------------------------------------------------
 # Passwords
 # ---------------------------------------------------------------------------
@@ -481,7 +503,7 @@ def user_command(tmp_path, migrated_database, redis_url):
         if password:
             env["MERCATO_USER_PASSWORD"] = password
         return subprocess.run(
-            [sys.executable, "-m", "mercato.cli", "-c", str(ini), "user", "create", *args],
+            [sys.executable, "-m", "mercato.ops.cli", "-c", str(ini), "user", "create", *args],
             capture_output=True,
             text=True,
             cwd=ROOT,

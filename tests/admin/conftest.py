@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mercato.admin.models import AuditEntry
 from mercato.orders import models as m
 from mercato.outbox import OutboxMessage
 from mercato.testing import csrf_token, login
+from mercato_admin.models import AuditEntry
 from mercato_catalog.models import Product, Variant
 
 PLUGINS = ["catalog", "cart", "payments_stripe", "notifications"]

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from mercato import ConfigurationError, make_app
-from mercato.embedded import API_KEY, WEBHOOK_SECRET
 from mercato.orders import models as m
 from mercato.outbox import DEAD, SENT, OutboxDelivery, OutboxMessage
 from mercato.testing import base_settings, csrf_token, login
+from mercato_payments_stripe.embedded import API_KEY, WEBHOOK_SECRET
 
 from .conftest import add_order, audit_entries, form_token
 
@@ -124,8 +124,9 @@ def test_an_unknown_time_zone_stops_the_app_with_one_clear_line(migrated_databas
     with pytest.raises(ConfigurationError) as refused:
         make_app(settings, environ={})
     assert str(refused.value) == (
-        "mercato: setting mercato.admin.timezone = 'Mars/Olympus' is not valid: "
-        "use an IANA time zone such as Europe/Paris or UTC"
+        "mercato: plugin 'admin' setting mercato.admin.timezone: 'Mars/Olympus' is not a "
+        "time zone: use an IANA name such as Europe/Paris or UTC — set "
+        "mercato.admin.timezone in the ini file or MERCATO_TIMEZONE"
     )
 
 
@@ -255,7 +256,7 @@ def test_a_refused_plugin_form_is_not_audited(staff, dbsession):
 
 
 def test_the_audit_log_filters_by_object_and_pages(staff, staff_user, dbsession, db_engine):
-    from mercato.admin.models import AuditEntry
+    from mercato_admin.models import AuditEntry
 
     with Session(db_engine) as session, session.begin():
         for n in range(30):

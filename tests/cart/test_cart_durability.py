@@ -8,7 +8,7 @@ import pytest
 import webtest
 from sqlalchemy import select, update
 
-from mercato.cli import main as mercato_cli
+from mercato.ops.cli import main as mercato_cli
 from mercato.testing import csrf_token
 from mercato_cart.models import CartBackup
 from mercato_cart.store import StoredCart

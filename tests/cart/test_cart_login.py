@@ -1,10 +1,10 @@
-"""Through the kernel's own login (``POST /api/session/login``), not a stand-in: the
+"""Through the accounts plugin's login (``POST /api/session/login``), not a stand-in: the
 guest cart merges into the customer's saved cart, which every device then shows."""
 
 import pytest
 import webtest
 
-from mercato.accounts.services import create_user
+from mercato import create_user
 from mercato.testing import csrf_token
 from tests.cart.conftest import Shopper
 

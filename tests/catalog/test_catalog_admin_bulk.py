@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from webtest import Upload
 
 from mercato import Line
-from mercato.admin.models import AuditEntry
 from mercato.testing import csrf_token, login
+from mercato_admin.models import AuditEntry
 from mercato_catalog import admin_csv, csvio, inventory
 from mercato_catalog.models import Product, Variant
 

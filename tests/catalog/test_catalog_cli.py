@@ -6,7 +6,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from mercato.cli import main
+from mercato.ops.cli import main
 from mercato_catalog.models import Category, Product, Variant
 
 HEADER = (

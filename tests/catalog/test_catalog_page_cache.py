@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from mercato import Line
 from mercato.pagecache import TAGS_KEY
 from mercato.testing import csrf_token, login
-from mercato_catalog import inventory
+from mercato_catalog import inventory, pagetags
 from mercato_catalog.models import Category, Product, Variant
 
 
@@ -27,6 +27,15 @@ def jacket(catalog):
 def make_session(db_engine):
     """A session of a script's own, outside any app and any request."""
     return lambda: Session(db_engine)
+
+
+@pytest.fixture
+def app_session(app):
+    """A session of the app's own (``registry.dbsession_factory``), as a script that
+    builds the app, or ``mercato shell``, gets: the catalog watches these."""
+    session = app.app.registry.dbsession_factory()
+    yield session
+    session.close()
 
 
 class Statements:
@@ -134,32 +143,45 @@ def test_an_aborted_sale_invalidates_nothing(app, jacket, make_session):
     assert "Only 3 left" in stock_label(app.get("/p/waxed-jacket"))
 
 
-def test_edits_through_the_orm_show_at_once(app, jacket, dbsession):
+def test_edits_through_the_orm_show_at_once(app, jacket, app_session):
     app.get("/p/waxed-jacket")
-    product = dbsession.scalar(select(Product).where(Product.slug == "waxed-jacket"))
+    product = app_session.scalar(select(Product).where(Product.slug == "waxed-jacket"))
     product.name = "Waxed Field Jacket"
-    dbsession.scalar(select(Variant).where(Variant.sku == "WJ-M")).price_amount = 17500
-    dbsession.commit()
+    app_session.scalar(select(Variant).where(Variant.sku == "WJ-M")).price_amount = 17500
+    app_session.commit()
 
     page = app.get("/p/waxed-jacket")
     assert page.html.h1.text == "Waxed Field Jacket"
     assert "175.00" in page.html.select_one(".price").text
 
 
-def test_renaming_a_category_refreshes_the_breadcrumbs(app, jacket, dbsession):
+def test_renaming_a_category_refreshes_the_breadcrumbs(app, jacket, app_session):
     app.get("/p/waxed-jacket")
-    dbsession.scalar(select(Category).where(Category.slug == "jackets")).name = "Coats"
-    dbsession.commit()
+    app_session.scalar(select(Category).where(Category.slug == "jackets")).name = "Coats"
+    app_session.commit()
 
     assert "Coats" in app.get("/p/waxed-jacket").html.select_one("nav.breadcrumbs").text
 
 
-def test_a_bulk_update_invalidates_the_whole_catalog(app, jacket, dbsession):
+def test_a_bulk_update_invalidates_the_whole_catalog(app, jacket, app_session):
     app.get("/p/waxed-jacket")
-    dbsession.execute(update(Variant).values(stock=Variant.stock + 10))
-    dbsession.commit()
+    app_session.execute(update(Variant).values(stock=Variant.stock + 10))
+    app_session.commit()
 
     assert "In stock" in stock_label(app.get("/p/waxed-jacket"))
+
+
+def test_each_app_watches_its_own_sessions_only(make_test_app, app_settings):
+    """The catalog's change listeners sit on each app's session factory, not on every
+    SQLAlchemy session of the process: two apps in one process do not share them."""
+    settings = dict(app_settings)
+    plugins = settings.pop("mercato.plugins").split()
+    first, second = (make_test_app(plugins=plugins, **settings).app for _ in range(2))
+    factories = [first.registry.dbsession_factory, second.registry.dbsession_factory]
+
+    assert all(event.contains(f, "before_flush", pagetags._changed_objects) for f in factories)
+    assert not event.contains(Session, "before_flush", pagetags._changed_objects)
+    assert not event.contains(Session, "do_orm_execute", pagetags._bulk_statements)
 
 
 def test_pages_stored_before_redis_lost_its_versions_are_not_served(app, jacket, dbsession):

@@ -59,7 +59,7 @@ def reconcile_cli(app_settings, tmp_path):
             [
                 sys.executable,
                 "-m",
-                "mercato.cli",
+                "mercato.ops.cli",
                 "-c",
                 str(ini),
                 "reconcile",

@@ -1,12 +1,19 @@
 """The checkout's steps and JSON API, order pages, history and the staff API."""
 
+import json
+import urllib.request
+
 import pytest
+from sqlalchemy import select
 
 from mercato.orders import models as m
+from mercato.outbox import OutboxMessage
 from mercato.testing import csrf_token, login
+from mercato_payments_stripe.embedded import PUBLISHABLE_KEY
 
 from .shopping import (
     ADDRESS,
+    CARD_3DS,
     CARD_DECLINED,
     SHOP_PLUGIN,
     Shopper,
@@ -224,3 +231,80 @@ def test_staff_fulfil_api_ships_the_order_and_tells_the_customer(
 
     assert done.json["order"]["status"] == m.FULFILLED
     assert outbox_count(dbsession, "order.shipped") == 1
+
+
+def test_a_headless_shop_checks_out_through_the_json_api_and_has_no_checkout_pages(
+    make_test_app, shop_settings, books, dbsession, localstripe
+):
+    shop = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront"], **shop_settings)
+    shopper = Shopper(shop, localstripe)
+    headers = {"X-CSRF-Token": csrf_token(shop)}
+    for page in ("/checkout", "/checkout/address", "/checkout/payment", "/account/orders"):
+        shop.get(page, status=404)
+
+    shopper.add("BOOK-1")
+    shop.put_json(
+        "/api/checkout/address",
+        {
+            "email": "bob@example.com",
+            "shipping_address": {k: v for k, v in ADDRESS.items() if k != "email"},
+        },
+        headers=headers,
+    )
+    placed = shop.post_json(
+        "/api/checkout/orders",
+        {"method": "stripe_card", "details": {"payment_method": shopper.card()}},
+        headers=headers,
+        status=201,
+    ).json["order"]
+
+    # The links the kernel hands out lead to the JSON order, not to a missing page.
+    [order] = orders(dbsession)
+    [email] = dbsession.scalars(
+        select(OutboxMessage.payload).where(OutboxMessage.event == "order.placed")
+    ).all()
+    for url in (placed["url"], email["order_url"]):
+        assert url.endswith(f"/api/orders/{order.access_token}")
+        assert shop.get(url.split("localhost", 1)[1]).json["order"]["status"] == m.PAID
+    shop.get(f"/checkout/done/{order.access_token}", status=404)
+    assert shopper.cart() == {}, "the cart is emptied after the commit, pages or not"
+
+
+def test_a_headless_shops_refused_3d_secure_returns_to_the_json_checkout(
+    make_test_app, shop_settings, books, dbsession, localstripe
+):
+    shop = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront"], **shop_settings)
+    shopper = Shopper(shop, localstripe)
+    headers = {"X-CSRF-Token": csrf_token(shop)}
+    shopper.add("BOOK-1")
+    shop.put_json(
+        "/api/checkout/address",
+        {"email": "bob@example.com", "shipping_address": {**ADDRESS, "email": None}},
+        headers=headers,
+    )
+    waiting = shop.post_json(
+        "/api/checkout/orders",
+        {"method": "stripe_card", "details": {"payment_method": shopper.card(CARD_3DS)}},
+        headers=headers,
+        status=202,
+    ).json["action"]
+    # What Stripe.js does when the shopper fails their bank's check.
+    secret = waiting["client_secret"]
+    urllib.request.urlopen(  # noqa: S310 (localstripe on loopback)
+        urllib.request.Request(
+            f"{localstripe.url}/v1/payment_intents/{waiting['payment_intent']}"
+            "/_authenticate?success=false",
+            data=json.dumps({"key": PUBLISHABLE_KEY, "client_secret": secret}).encode(),
+            method="POST",
+        ),
+        timeout=5,
+    ).read()
+
+    landing = shop.get(
+        "/stripe/return",
+        {"payment_intent": waiting["payment_intent"], "payment_intent_client_secret": secret},
+        status=303,
+    )
+
+    assert landing.location.endswith("/api/checkout")
+    assert [o.status for o in orders(dbsession)] == [m.CANCELLED]

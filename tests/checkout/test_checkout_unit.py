@@ -7,6 +7,7 @@ import time
 import pytest
 import webtest
 
+from mercato import ConfigurationError
 from mercato.orders import checkout as co
 from mercato.orders import models as m
 
@@ -207,3 +208,11 @@ def test_mercato_reserve_stock_refusal_names_the_item_and_mercato_stock_level_wa
     assert "only 5 of Brass lamp left" in refused.text
     assert payment_intents(localstripe) == [], "no card is authorized for a cart that cannot ship"
     assert shop_plugin.EVENTS["reserve_attempts"] == 0
+
+
+def test_a_capture_setting_the_checkout_unit_does_not_know_stops_the_app(make_test_app):
+    with pytest.raises(
+        ConfigurationError,
+        match="mercato.capture = 'later' is not valid: expected checkout or fulfilment",
+    ):
+        make_test_app(**{"mercato.capture": "later"})

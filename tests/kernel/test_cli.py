@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MERCATO = [sys.executable, "-m", "mercato.cli"]
+MERCATO = [sys.executable, "-m", "mercato.ops.cli"]
 # An empty environment but for the path to this repository's test plugins.
 ENV = {"PYTHONPATH": str(ROOT)}
 

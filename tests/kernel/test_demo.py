@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mercato.embedded import EmbeddedPostgres, EmbeddedRedis
+from mercato.ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from mercato.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ class Demo:
         env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
         command = ["demo", "--port", str(self.port), "--data", str(data)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mercato.cli", "-c", "config/development.ini", *command],
+            [sys.executable, "-m", "mercato.ops.cli", "-c", "config/development.ini", *command],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

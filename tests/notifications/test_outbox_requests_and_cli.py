@@ -13,7 +13,7 @@ from mercato.outbox import Worker, enqueue
 from .outbox_helpers import deliveries, message_count, order_payload
 
 ROOT = Path(__file__).resolve().parents[2]
-MERCATO = [sys.executable, "-m", "mercato.cli"]
+MERCATO = [sys.executable, "-m", "mercato.ops.cli"]
 ENV = {"PYTHONPATH": str(ROOT)}
 
 

@@ -16,7 +16,7 @@ import pytest
 from mercato.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-MERCATO = [sys.executable, "-m", "mercato.cli"]
+MERCATO = [sys.executable, "-m", "mercato.ops.cli"]
 PROBE = "tests.ops.plugins.probe"
 
 LOGGING = """

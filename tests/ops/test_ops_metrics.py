@@ -4,7 +4,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from mercato import metrics
+from mercato.ops import metrics
 
 PROBE = "tests.ops.plugins.probe"
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}

@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from mercato.exceptions import ConfigurationError
-from mercato.serving import bind, cpu_count, options_from_config
+from mercato.ops.serving import bind, cpu_count, options_from_config
 from tests.ops.conftest import ROOT, get, production_waitress_settings
 
 PRODUCTION = str(ROOT / "config" / "production.ini")

@@ -10,7 +10,7 @@ from mercato import ConfigurationError
 from mercato.accounts.models import User
 from mercato.testing import csrf_token, login
 
-KERNEL_TEMPLATES = Path(__file__).resolve().parents[2] / "kernel" / "templates"
+ACCOUNT_TEMPLATES = Path(__file__).resolve().parents[2] / "plugins" / "accounts" / "templates"
 
 # ---------------------------------------------------------------------------
 # CSRF
@@ -104,7 +104,7 @@ def test_a_script_typed_into_a_form_with_errors_is_shown_as_text(app):
 
 
 def test_account_templates_have_no_inline_script_style_or_handlers():
-    templates = list((KERNEL_TEMPLATES / "accounts").glob("*.jinja2"))
+    templates = list((ACCOUNT_TEMPLATES / "accounts").glob("*.jinja2"))
     assert templates
     for template in templates:
         text = template.read_text()

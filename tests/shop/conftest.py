@@ -21,8 +21,8 @@ from webtest.http import StopableWSGIServer
 from mercato import make_app
 from mercato.orders import models as m
 from mercato.testing import PASSWORD, base_settings, csrf_token, login
-from mercato.testing.stripe import PUBLISHABLE_KEY
 from mercato_catalog.models import Product, Variant
+from mercato_payments_stripe.embedded import PUBLISHABLE_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 CARD_OK = "4242424242424242"

@@ -10,7 +10,7 @@ import pytest
 from mercato import Money
 from mercato.orders import models as m
 from mercato.orders import services
-from mercato.testing.stripe import PUBLISHABLE_KEY
+from mercato_payments_stripe.embedded import PUBLISHABLE_KEY
 from tests.checkout import shop_plugin
 from tests.checkout.shopping import (
     CARD_3DS,

@@ -12,7 +12,7 @@ import webtest
 from sqlalchemy import func, select
 
 from mercato.orders import models as m
-from mercato.testing.stripe import WEBHOOK_SECRET
+from mercato_payments_stripe.embedded import WEBHOOK_SECRET
 from tests.checkout.shopping import (
     CARD_3DS,
     SHOP_PLUGIN,
@@ -35,6 +35,7 @@ class Recorder:
 
     def __init__(self):
         self.deliveries: list[tuple[dict, bytes]] = []
+        self.paths: set[str] = set()  # where the deliveries were posted
         self.arrived = threading.Condition()
         recorder = self
 
@@ -43,6 +44,7 @@ class Recorder:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with recorder.arrived:
                     recorder.deliveries.append((dict(self.headers), body))
+                    recorder.paths.add(self.path)
                     recorder.arrived.notify_all()
                 self.send_response(200)
                 self.end_headers()

@@ -6,7 +6,7 @@ from importlib.metadata import version
 from pyramid.request import Request
 
 from mercato import Line, Money, PricingContext
-from mercato.plugins import describe, make_plugin_manager
+from mercato.testing import describe, make_plugin_manager
 
 
 def test_plugin_is_installed_and_listed():

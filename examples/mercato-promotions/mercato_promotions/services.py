@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select, update
 
-from mercato import CartProblem, Money, ratelimit
+from mercato import CartProblem, Money, rate_limit_check, rate_limit_hit
 
 from .models import PERCENT, DiscountCode
 
@@ -74,13 +74,13 @@ def apply(request, typed: str) -> DiscountCode:
     (``mercato.ratelimit.promotions.code``, 20 an hour by default): over the limit, even
     a right code gets the kernel's 429 page until the window has passed.
     """
-    ratelimit.check(request, RATE_LIMIT, default=DEFAULT_RATE_LIMIT)
+    rate_limit_check(request, RATE_LIMIT, default=DEFAULT_RATE_LIMIT)
     code = normalise(typed)
     well_formed = CODE_PATTERN.match(code)
     promo = find(request.dbsession, code) if well_formed else None
     reason = unusable_reason(promo)
     if reason:
-        ratelimit.hit(request, RATE_LIMIT, default=DEFAULT_RATE_LIMIT)
+        rate_limit_hit(request, RATE_LIMIT, default=DEFAULT_RATE_LIMIT)
         raise CodeRefused(f"{code} {reason}." if well_formed else "That is not a valid code.")
     request.session[SESSION_KEY] = promo.code
     return promo

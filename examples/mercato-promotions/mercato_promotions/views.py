@@ -5,8 +5,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mercato.errors import error_response
-from mercato.security import safe_next
+from mercato import error_response, safe_next
 
 from . import services
 from .models import PERCENT, DiscountCode

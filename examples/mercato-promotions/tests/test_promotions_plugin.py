@@ -9,9 +9,8 @@ from mercato_promotions.models import DiscountCode
 from pyramid.interfaces import IRoutesMapper
 from sqlalchemy import inspect, text
 
-from mercato import ConfigurationError, migrate
-from mercato.db import metadata
-from mercato.plugins import describe, discover, make_plugin_manager
+from mercato import Base, ConfigurationError
+from mercato.testing import describe, discover, make_plugin_manager, migration_locations
 
 
 def test_plugin_is_installed_and_listed():
@@ -39,7 +38,7 @@ def test_mercato_settings_schema_refuses_a_bad_value_in_one_line(make_test_app):
 def test_mercato_migration_folders_adds_the_promotions_branch(db_engine):
     hooks = make_plugin_manager(["promotions"]).hook
     folder = Path(mercato_promotions.__file__).parent / "migrations"
-    assert str(folder) in migrate.enabled_locations(hooks)
+    assert str(folder) in migration_locations(hooks)
     with db_engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
         assert "promotions_0001" in set(versions)
@@ -50,7 +49,7 @@ def test_mercato_migration_folders_adds_the_promotions_branch(db_engine):
     assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys())
     checks = {c["name"] for c in inspector.get_check_constraints(table.name)}
     assert checks == {c.name for c in table.constraints if c.name and c.name.startswith("ck_")}
-    assert table.metadata is metadata, "the plugin's models share the kernel's metadata"
+    assert table.metadata is Base.metadata, "the plugin's models share the kernel's metadata"
 
 
 def test_mercato_permissions_gives_promotions_manage_to_staff():

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import register
 
-from mercato.plugins import make_plugin_manager
-from mercato.testing import csrf_token
+from mercato.testing import csrf_token, make_plugin_manager
 
 
 @pytest.fixture

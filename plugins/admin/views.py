@@ -1,0 +1,560 @@
+"""The admin's pages and forms.
+
+Every page needs ``admin.access`` (staff and admins); order actions ``orders.manage``;
+staff accounts ``staff.manage``. Every form carries the session's CSRF token. A form
+or filter with errors comes back with a message next to the field and status 400, a
+refused action (the order's state, the payment provider, yourself) with 409: either
+way ``tm.commit_veto`` aborts the transaction and nothing half-done is kept. Pages
+are ``no-store``: they hold customers' personal data.
+"""
+
+from datetime import datetime, timedelta
+
+from markupsafe import escape
+from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from mercato import (
+    AUTHORIZED,
+    AWAITING_PAYMENT,
+    CANCELLED,
+    FULFILLED,
+    PAID,
+    PARTIALLY_REFUNDED,
+    REFUNDED,
+    ROLES,
+    Money,
+    Order,
+    OrderError,
+    OutboxError,
+    RestockError,
+    User,
+    describe,
+    kept_values,
+    mask,
+    order_by_number,
+    outbox_counts,
+    outbox_entries,
+    retry_delivery,
+    safe_next,
+    secret_setting_names,
+)
+from mercato import validate_form as validate
+
+from . import schemas, services
+
+ACCESS = "admin.access"
+ORDERS = "orders.manage"
+STAFF = "staff.manage"
+PRIVATE = (0, {"no_store": True, "private": True})
+
+STATUS_LABELS = {
+    AWAITING_PAYMENT: "Awaiting payment",
+    AUTHORIZED: "Authorized",
+    PAID: "Paid",
+    FULFILLED: "Shipped",
+    CANCELLED: "Cancelled",
+    PARTIALLY_REFUNDED: "Partly refunded",
+    REFUNDED: "Refunded",
+}
+
+
+def _currency(request) -> str:
+    return request.registry.settings["mercato.currency"]
+
+
+def _filters(request, schema):
+    """The listing's filters from the query string; on errors, the defaults and a 400."""
+    values, errors = validate(schema, request.GET)
+    if errors:
+        request.response.status_int = 400
+        values = schema.deserialize({})
+    return values, errors, kept_values(request.GET, schema)
+
+
+def _page_links(request, route: str, kept: dict, page: services.Page, **kw) -> dict:
+    """Previous/next links that keep the filters."""
+
+    def link(number: int) -> str:
+        query = {k: v for k, v in kept.items() if v and k != "page"}
+        if number > 1:
+            query["page"] = number
+        return request.route_path(route, _query=query, **kw)
+
+    return {
+        "prev": link(page.page - 1) if page.page > 1 else None,
+        "next": link(page.page + 1) if page.page < page.pages else None,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Dashboard
+# ---------------------------------------------------------------------------
+
+
+def _widgets(request) -> list:
+    panels = []
+    for contribution in request.hooks.mercato_admin_widgets(request=request):
+        parts = contribution if isinstance(contribution, list | tuple) else [contribution]
+        # Markup is trusted HTML; anything else is shown as text.
+        panels += [escape(part) for part in parts if part is not None]
+    return panels
+
+
+@view_config(
+    route_name="admin_dashboard",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/dashboard.jinja2",
+    http_cache=PRIVATE,
+)
+def dashboard(request):
+    db, currency = request.dbsession, _currency(request)
+    tz = services.timezone_of(request)
+    today = datetime.now(tz).date()
+    tomorrow = services.local_midnight(today + timedelta(days=1), tz)
+    month_start = services.local_midnight(today.replace(day=1), tz)
+    points = services.daily_revenue(db, tz, currency, today)
+    return {
+        "today": today,
+        "timezone": tz.key,
+        "sales_today": services.sales(db, services.local_midnight(today, tz), tomorrow, currency),
+        "sales_month": services.sales(db, month_start, tomorrow, currency),
+        "chart": services.revenue_chart(points, currency, services.locale_of(request)),
+        "waiting": services.orders_waiting(db, request.registry.settings["mercato.capture"]),
+        "outbox": outbox_counts(db),
+        "dead": outbox_entries(db, dead=True, limit=5),
+        "recent": db.scalars(
+            select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(8)
+        ).all(),
+        "widgets": _widgets(request),
+        "labels": STATUS_LABELS,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Orders
+# ---------------------------------------------------------------------------
+
+
+@view_config(
+    route_name="admin_orders",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/orders.jinja2",
+    http_cache=PRIVATE,
+)
+def orders_list(request):
+    filters, errors, kept = _filters(request, schemas.OrderFilters())
+    tz = services.timezone_of(request)
+    page = services.find_orders(request.dbsession, filters, tz)
+    customer = None
+    if filters["customer"]:
+        customer = request.dbsession.get(User, filters["customer"])
+    return {
+        "page": page,
+        "links": _page_links(request, "admin_orders", kept, page),
+        "values": kept,
+        "errors": errors,
+        "customer": customer,
+        "labels": STATUS_LABELS,
+    }
+
+
+def _order(request) -> Order:
+    order = order_by_number(request.dbsession, request.matchdict["number"])
+    if order is None:
+        raise HTTPNotFound()
+    return order
+
+
+def _order_page(request, order: Order, *, status: int = 200, **form_state) -> dict:
+    request.response.status_int = status
+    db = request.dbsession
+    refunds = services.refunds_of(db, order)
+    actors = [c.actor for c in order.history] + [r.actor for r in refunds]
+    return {
+        "order": order,
+        "refunds": refunds,
+        "refundable": services.refundable(order, refunds),
+        "actors": services.actor_labels(db, actors),
+        "audit": services.audit_of(db, "order", order.number),
+        "customer": db.get(User, order.customer_id) if order.customer_id else None,
+        "labels": STATUS_LABELS,
+        "can": {
+            "capture": order.status == AUTHORIZED,
+            "cancel": order.status in (AWAITING_PAYMENT, AUTHORIZED),
+            "fulfil": order.status in (AUTHORIZED, PAID),
+            "refund": order.status in (PAID, FULFILLED, PARTIALLY_REFUNDED),
+        },
+        "restock_field": schemas.restock_field,
+        "values": form_state.get("values", {}),
+        "errors": form_state.get("errors", {}),
+        "refused": form_state.get("refused", {}),
+    }
+
+
+@view_config(
+    route_name="admin_order",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_page(request):
+    return _order_page(request, _order(request))
+
+
+def _order_action(request, action: str, run, done: str):
+    """Run a staff action on the order; a refusal re-renders the page, saying why."""
+    order = _order(request)
+    try:
+        run(order)
+    except OrderError as exc:
+        return _order_page(request, order, status=409, refused={action: str(exc)})
+    request.session.flash(done.format(number=order.number))
+    return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+
+
+def _form_failed(request, order, action: str, schema, errors):
+    values = {action: kept_values(request.POST, schema)}
+    return _order_page(request, order, status=400, values=values, errors={action: errors})
+
+
+@view_config(
+    route_name="admin_order_capture",
+    permission=ORDERS,
+    request_method="POST",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_capture(request):
+    return _order_action(
+        request,
+        "capture",
+        lambda order: services.capture(request, order),
+        "Payment of order {number} captured.",
+    )
+
+
+@view_config(
+    route_name="admin_order_cancel",
+    permission=ORDERS,
+    request_method="POST",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_cancel(request):
+    values, errors = validate(schemas.ReasonForm(), request.POST)
+    if errors:
+        return _form_failed(request, _order(request), "cancel", schemas.ReasonForm(), errors)
+    return _order_action(
+        request,
+        "cancel",
+        lambda order: services.cancel(request, order, values["reason"]),
+        "Order {number} cancelled: the payment was voided and the items are back in stock.",
+    )
+
+
+@view_config(
+    route_name="admin_order_fulfil",
+    permission=ORDERS,
+    request_method="POST",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_fulfil(request):
+    schema = schemas.FulfilForm()
+    values, errors = validate(schema, request.POST)
+    if errors:
+        return _form_failed(request, _order(request), "fulfil", schema, errors)
+    return _order_action(
+        request,
+        "fulfil",
+        lambda order: services.fulfil(
+            request, order, values["tracking_number"], values["tracking_url"]
+        ),
+        "Order {number} marked as shipped.",
+    )
+
+
+@view_config(
+    route_name="admin_order_refund",
+    permission=ORDERS,
+    request_method="POST",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_refund(request):
+    order = _order(request)
+    schema = schemas.RefundForm(order.lines)
+    values, errors = validate(schema, request.POST)
+    amount = None
+    if values is not None:
+        try:
+            amount = Money.parse(values["amount"], order.currency)
+        except ValueError:
+            errors = {"amount": f"Write the amount in {order.currency}, such as 12.50."}
+    if errors:
+        return _form_failed(request, order, "refund", schema, errors)
+    restock = {}
+    for line in order.lines:
+        if units := values[schemas.restock_field(line)]:
+            restock[line.sku] = restock.get(line.sku, 0) + units
+
+    try:
+        services.refund(request, order, amount, values["reason"], restock)
+    except RestockError as exc:
+        # More than is left to put back: the form again, the message at its line.
+        line = next(line for line in order.lines if line.sku == exc.sku)
+        return _form_failed(
+            request, order, "refund", schema, {schemas.restock_field(line): str(exc)}
+        )
+    except OrderError as exc:
+        return _order_page(request, order, status=409, refused={"refund": str(exc)})
+    locale = services.locale_of(request)
+    request.session.flash(f"{amount.format(locale)} refunded for order {order.number}.")
+    return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+
+
+# ---------------------------------------------------------------------------
+# Customers
+# ---------------------------------------------------------------------------
+
+
+@view_config(
+    route_name="admin_customers",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/customers.jinja2",
+    http_cache=PRIVATE,
+)
+def customers_list(request):
+    filters, errors, kept = _filters(request, schemas.SearchFilters())
+    page = services.find_customers(request.dbsession, filters, _currency(request))
+    return {
+        "page": page,
+        "links": _page_links(request, "admin_customers", kept, page),
+        "values": kept,
+        "errors": errors,
+    }
+
+
+def _user(request) -> User:
+    user = request.dbsession.get(User, int(request.matchdict["id"]))
+    if user is None:
+        raise HTTPNotFound()
+    return user
+
+
+@view_config(
+    route_name="admin_customer",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/customer.jinja2",
+    http_cache=PRIVATE,
+)
+def customer_page(request):
+    user = _user(request)
+    return {
+        "person": user,
+        "orders": services.orders_of_customer(request.dbsession, user),
+        "audit": services.audit_of(request.dbsession, "user", user.email),
+        "labels": STATUS_LABELS,
+        "roles": ROLES,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Staff (admins only)
+# ---------------------------------------------------------------------------
+
+
+def _staff_page(request, *, status=200, values=None, errors=None, refused=None) -> dict:
+    request.response.status_int = status
+    return {
+        "members": services.staff_members(request.dbsession),
+        "values": values or {"role": "staff"},
+        "errors": errors or {},
+        "refused": refused,
+        "roles": ROLES,
+        "invite_hours": services.INVITE_TTL // 3600,
+    }
+
+
+@view_config(
+    route_name="admin_staff",
+    permission=STAFF,
+    request_method="GET",
+    renderer="admin/staff.jinja2",
+    http_cache=PRIVATE,
+)
+def staff_page(request):
+    return _staff_page(request)
+
+
+@view_config(
+    route_name="admin_staff_invite",
+    permission=STAFF,
+    request_method="POST",
+    renderer="admin/staff.jinja2",
+    http_cache=PRIVATE,
+)
+def staff_invite(request):
+    schema = schemas.InviteForm()
+    values, errors = validate(schema, request.POST)
+    if errors:
+        kept = kept_values(request.POST, schema)
+        return _staff_page(request, status=400, values=kept, errors=errors)
+    try:
+        user = services.invite(request, values["email"], values["name"], values["role"])
+    except services.AdminError as exc:
+        kept = kept_values(request.POST, schema)
+        return _staff_page(request, status=409, values=kept, errors={"email": str(exc)})
+    request.session.flash(
+        f"{user.email} is invited as {user.role}: we emailed them a link to choose a password."
+    )
+    return HTTPSeeOther(request.route_path("admin_staff"))
+
+
+def _staff_change(request, schema, change):
+    user = _user(request)
+    values, errors = validate(schema, request.POST)
+    if errors:
+        return _staff_page(request, status=400, refused=" ".join(errors.values()))
+    try:
+        message = change(user, values)
+    except services.AdminError as exc:
+        return _staff_page(request, status=409, refused=str(exc))
+    request.session.flash(message)
+    back = safe_next(request, request.POST.get("next"), request.route_path("admin_staff"))
+    return HTTPSeeOther(back)
+
+
+@view_config(
+    route_name="admin_staff_role",
+    permission=STAFF,
+    request_method="POST",
+    renderer="admin/staff.jinja2",
+    http_cache=PRIVATE,
+)
+def staff_role(request):
+    def change(user, values):
+        services.change_role(request, user, values["role"])
+        return f"{user.email} is now {user.role}."
+
+    return _staff_change(request, schemas.RoleForm(), change)
+
+
+@view_config(
+    route_name="admin_staff_active",
+    permission=STAFF,
+    request_method="POST",
+    renderer="admin/staff.jinja2",
+    http_cache=PRIVATE,
+)
+def staff_active(request):
+    def change(user, values):
+        services.set_active(request, user, values["active"])
+        if user.is_active:
+            return f"{user.email} can log in again."
+        return f"{user.email} is disabled and logged out everywhere."
+
+    return _staff_change(request, schemas.ActiveForm(), change)
+
+
+# ---------------------------------------------------------------------------
+# Plugins, outbox, audit log
+# ---------------------------------------------------------------------------
+
+
+@view_config(
+    route_name="admin_plugins",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/plugins.jinja2",
+    http_cache=PRIVATE,
+)
+def plugins_page(request):
+    pm = request.registry.plugin_manager
+    secrets = secret_setting_names(pm)
+    settings = request.registry.settings
+    plugins = []
+    for info in describe(pm):
+        own = settings.get(f"mercato.{info.name}") if info.enabled else None
+        shown = {
+            key: mask(f"mercato.{info.name}.{key}", value, secrets)
+            for key, value in sorted((own or {}).items())
+        }
+        plugins.append({"info": info, "settings": shown})
+    return {"plugins": plugins}
+
+
+def _outbox_page(request, *, status=200, refused=None) -> dict:
+    request.response.status_int = status
+    db = request.dbsession
+    return {
+        "pending": outbox_entries(db, dead=False, limit=100),
+        "dead": outbox_entries(db, dead=True, limit=100),
+        "refused": refused,
+    }
+
+
+@view_config(
+    route_name="admin_outbox",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/outbox.jinja2",
+    http_cache=PRIVATE,
+)
+def outbox_page(request):
+    return _outbox_page(request)
+
+
+@view_config(
+    route_name="admin_outbox_retry",
+    permission=ACCESS,
+    request_method="POST",
+    renderer="admin/outbox.jinja2",
+    http_cache=PRIVATE,
+)
+def outbox_retry(request):
+    delivery_id = int(request.matchdict["id"])
+    try:
+        error = retry_delivery(request.registry, delivery_id)
+    except OutboxError as exc:
+        return _outbox_page(request, status=409, refused=f"Not retried: {exc}.")
+    outcome = "delivered" if error is None else f"failed again: {error}"
+    services.audit(
+        request,
+        "outbox.retry",
+        object_type="outbox_delivery",
+        object_id=str(delivery_id),
+        summary=f"Retried delivery {delivery_id}: {outcome}",
+    )
+    if error is None:
+        request.session.flash(f"Delivery {delivery_id} was sent.")
+    else:
+        request.session.flash(
+            f"Delivery {delivery_id} failed again ({error}); it stays in the queue."
+        )
+    return HTTPSeeOther(request.route_path("admin_outbox"))
+
+
+@view_config(
+    route_name="admin_audit",
+    permission=ACCESS,
+    request_method="GET",
+    renderer="admin/audit.jinja2",
+    http_cache=PRIVATE,
+)
+def audit_page(request):
+    filters, errors, kept = _filters(request, schemas.AuditFilters())
+    page = services.find_audit(request.dbsession, filters)
+    return {
+        "page": page,
+        "links": _page_links(request, "admin_audit", kept, page),
+        "values": kept,
+        "errors": errors,
+    }
