@@ -301,7 +301,7 @@ def server(kind: str, threads: int, settings: dict):
 
 
 def run(args) -> int:
-    from mercato import migrate
+    from mercato.ops import migrate
     from mercato.plugins import make_plugin_manager
     from mercato.settings import resolve_settings
 

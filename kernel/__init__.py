@@ -121,6 +121,10 @@ PUBLIC_API: dict[str, str] = {
     "order_by_number": "mercato.orders.services",
     "order_by_token": "mercato.orders.services",
     "orders_of_customer": "mercato.orders.services",
+    # -- capability checks (a default plugin may be switched off: no:NAME) -----------
+    "admin_available": "mercato.capabilities",
+    "has_route": "mercato.capabilities",
+    "provide_admin": "mercato.capabilities",
 }
 
 __all__ = sorted(PUBLIC_API)
@@ -168,7 +172,6 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include(".headers")  # CSP, HSTS, nosniff, Referrer-Policy on every response
     config.include(".templating")  # Jinja2, slots, money filter
     config.include(".views")  # the home route every storefront page links to
-    config.include(".orders")  # the checkout unit: payment, stock, order in one transaction
     config.include(".errors")  # error pages that leak nothing
     config.include(".edge")  # a NUL byte anywhere in a request: 400 once here, not a 500 per view
     config.commit()

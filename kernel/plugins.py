@@ -24,11 +24,11 @@ ENTRY_POINT_GROUP = "mercato.plugins"
 # (so a shop's own plugin answers first; naming one places it in the call order), as
 # pytest loads its own. Essential: operations (the CLI's own commands, health, request
 # log, metrics, error reports), which no shop runs without. Default: the account pages,
-# the storefront's checkout and order pages and the admin, which ``no:NAME`` in
-# ``mercato.plugins`` switches off (a headless shop: ``no:storefront``) or a plugin of
-# the shop's own may replace.
+# the storefront's checkout and order pages, the checkout's JSON API and the admin,
+# which ``no:NAME`` in ``mercato.plugins`` switches off (a headless shop:
+# ``no:storefront``) or a plugin of the shop's own may replace.
 ESSENTIAL_PLUGINS = ("ops",)
-DEFAULT_PLUGINS = ("accounts", "storefront", "admin")
+DEFAULT_PLUGINS = ("accounts", "storefront", "api", "admin")
 DISABLE_PREFIX = "no:"
 
 

@@ -26,11 +26,11 @@ import logging
 from urllib.parse import urlsplit
 
 from pyramid.httpexceptions import HTTPSeeOther
-from pyramid.interfaces import IRoutesMapper
 from pyramid.security import Allowed, Denied
 from pyramid.view import forbidden_view_config
 
 from .accounts.models import ROLES, User
+from .capabilities import has_route
 from .errors import error_response, wants_json
 from .exceptions import ConfigurationError
 from .sessions import COOKIE_NAME, rotate_session
@@ -197,8 +197,7 @@ def forbidden(exc, request):
     if request.user is None:
         # The login page is the accounts plugin's: a shop without it (``no:accounts``,
         # a headless shop) answers 401 like the API.
-        has_login = request.registry.getUtility(IRoutesMapper).get_route("login") is not None
-        if wants_json(request) or not has_login:
+        if wants_json(request) or not has_route(request, "login"):
             return error_response(request, 401, "Please log in first.")
         query = {"next": request.path_qs} if request.method in ("GET", "HEAD") else {}
         return HTTPSeeOther(location=request.route_path("login", _query=query))

@@ -10,6 +10,7 @@ page by dropping a file with the same name into their folder.
 from jinja2 import BaseLoader, TemplateNotFound, pass_context
 from markupsafe import Markup
 
+from .capabilities import has_route
 from .pagecache import hole
 from .slots import render_block, render_slot
 
@@ -43,6 +44,14 @@ def personal_block(context, template: str) -> Markup:
     if request is None:
         return Markup("")
     return hole(request, "block", template, {}, lambda: render_block(request, template))
+
+
+@pass_context
+def route_served(context, name: str) -> bool:
+    """``{% if has_route("logout") %}``: whether a plugin serves that route; a link to a
+    switched-off default plugin's page (``no:accounts``) is left out, not a 500."""
+    request = context.get("request")
+    return request is not None and has_route(request, name)
 
 
 @pass_context
@@ -93,6 +102,7 @@ def includeme(config):
         env.globals["slot"] = slot
         env.globals["personal_slot"] = personal_slot
         env.globals["personal_block"] = personal_block
+        env.globals["has_route"] = route_served
         env.globals["shop_name"] = config.registry.settings["mercato.shop_name"]
         env.filters["money"] = money
         if not env.auto_reload:

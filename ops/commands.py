@@ -33,7 +33,7 @@ def cmd_serve(args, env) -> int:
 
 
 def cmd_migrate(args, env) -> int:
-    from mercato import migrate
+    from . import migrate
 
     migrate.run(env.settings, env.hooks, args.action, args.revision)
     return 0

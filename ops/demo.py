@@ -73,8 +73,9 @@ def cmd_demo(args, env) -> int:
     """
     import waitress
 
-    from mercato import make_app, migrate
+    from mercato import make_app
 
+    from . import migrate
     from .embedded import EmbeddedPostgres, EmbeddedRedis
 
     data = Path(args.data).resolve()

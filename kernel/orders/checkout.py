@@ -35,12 +35,12 @@ from dataclasses import dataclass
 
 import colander
 import redis
-from pyramid.interfaces import IRoutesMapper
 from pyramid_retry import IRetryableError, is_last_attempt
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .. import payments
+from ..capabilities import has_route
 from ..datamanagers.payment import PaymentDataManager
 from ..exceptions import CartProblem, CheckoutError, OutOfStock
 from ..money import Money
@@ -776,12 +776,14 @@ def _is_shoppers_checkout(request, order: m.Order) -> bool:
 
 
 def storefront_url(request, route_name: str, fallback: str, **kw) -> str:
-    """The URL of the storefront's page ``route_name``, or of the kernel's JSON
-    ``fallback`` when no plugin serves that page (a headless shop, ``no:storefront``):
-    a link the kernel or a plugin hands out works whichever pages the shop has."""
-    mapper = request.registry.queryUtility(IRoutesMapper)
-    served = mapper is not None and mapper.get_route(route_name) is not None
-    return request.route_url(route_name if served else fallback, **kw)
+    """The URL of the storefront's page ``route_name``, or of the api plugin's JSON
+    ``fallback`` when no plugin serves that page (a headless shop, ``no:storefront``), or
+    of the home page when neither is served (``no:storefront no:api``): a link the kernel
+    or a plugin hands out works whichever pages the shop has."""
+    for name in (route_name, fallback):
+        if has_route(request, name):
+            return request.route_url(name, **kw)
+    return request.route_url("home")
 
 
 def order_page_url(request, order: m.Order) -> str:

@@ -27,7 +27,7 @@ from mercato.db import sqlalchemy_url
 
 # What a plugin author's tests look at, beside the fixtures: which plugins load, what
 # each implements, where their migrations are found.
-from mercato.migrate import enabled_locations as migration_locations  # noqa: F401
+from mercato.ops.migrate import enabled_locations as migration_locations  # noqa: F401
 from mercato.plugins import describe, discover, make_plugin_manager  # noqa: F401
 from mercato.settings import resolve_settings
 
@@ -128,7 +128,7 @@ def all_plugin_names() -> list[str]:
 @pytest.fixture(scope="session")
 def migrated_database(database_url, redis_url):
     """The test database migrated to every head, kernel and all installed plugins."""
-    from mercato import migrate
+    from mercato.ops import migrate
 
     settings = resolve_settings(
         base_settings(**{"sqlalchemy.url": database_url, "redis.url": redis_url}), environ={}

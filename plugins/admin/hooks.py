@@ -2,7 +2,7 @@
 
 from pyramid.tweens import EXCVIEW
 
-from mercato import hookimpl
+from mercato import hookimpl, provide_admin
 
 from . import (
     models,  # noqa: F401 (the audit log's table, on mercato.Base)
@@ -28,6 +28,7 @@ def mercato_permissions():
 
 @hookimpl
 def mercato_configure(config):
+    provide_admin(config)  # other plugins' staff pages extend our layout
     config.add_request_method(admin_links, "admin_links", reify=True)
     config.add_jinja2_search_path("mercato_admin:templates", name=".jinja2")
     config.add_static_view("static/admin", "mercato_admin:static", cache_max_age=3600)

@@ -35,6 +35,7 @@ from mercato import (
     create_user,
     enqueue,
     fulfil_order,
+    has_route,
     make_reset_token,
     minor_digits,
     public_route_url,
@@ -49,6 +50,13 @@ CHART_DAYS = 30
 # A staff invitation's link is a password-reset token that lives longer than the
 # hour a forgotten password gets: people do not always read their email that day.
 INVITE_TTL = 72 * 3600
+# The invitation's link: the accounts plugin's reset page. A shop without it
+# (``no:accounts``) signs its staff in another way and cannot invite.
+INVITE_ROUTE = "password_reset"
+NO_INVITATIONS = (
+    "Invitations need the account pages (switched off in this shop): nobody could choose "
+    "a password from the link. Give the person an account the way your shop signs staff in."
+)
 # Orders that count as sales: the money is held or taken (refunds are subtracted).
 SALE_STATUSES = (AUTHORIZED, PAID, FULFILLED, PARTIALLY_REFUNDED, REFUNDED)
 STAFF_PATHS = ("/admin/", "/api/staff/")
@@ -527,6 +535,10 @@ def staff_members(dbsession: Session) -> list[User]:
     ).all()
 
 
+def can_invite(request) -> bool:
+    return has_route(request, INVITE_ROUTE)
+
+
 def invite(request, email: str, name: str, role: str) -> User:
     """Create a staff account and email its owner a link to choose a password.
 
@@ -535,6 +547,8 @@ def invite(request, email: str, name: str, role: str) -> User:
     token of the accounts plugin's reset page, valid for ``INVITE_TTL`` and void as
     soon as it is used.
     """
+    if not can_invite(request):
+        raise AdminError(NO_INVITATIONS)
     try:
         user = create_user(
             request.dbsession, email, secrets.token_urlsafe(32), name=name, role=role
@@ -552,7 +566,7 @@ def invite(request, email: str, name: str, role: str) -> User:
             "name": user.name,
             "role": role,
             "invited_by": request.user.name or request.user.email,
-            "set_password_url": public_route_url(request, "password_reset", token=token),
+            "set_password_url": public_route_url(request, INVITE_ROUTE, token=token),
             "expires_in_hours": INVITE_TTL // 3600,
         },
     )

@@ -380,6 +380,8 @@ def _staff_page(request, *, status=200, values=None, errors=None, refused=None) 
         "refused": refused,
         "roles": ROLES,
         "invite_hours": services.INVITE_TTL // 3600,
+        "can_invite": services.can_invite(request),
+        "no_invitations": services.NO_INVITATIONS,
     }
 
 

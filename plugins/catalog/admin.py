@@ -16,6 +16,8 @@ from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from mercato import admin_available
+
 from . import present, queries, services
 from .images import ImageRejected, human_size
 from .models import Product, ProductImage
@@ -25,7 +27,11 @@ from .views import slug_from_path
 FORM_OVERHEAD = 64 * 1024
 
 
-def require_security(request) -> None:
+def require_staff_pages(request) -> None:
+    # The staff pages extend the admin's layout: a shop without the admin (no:admin)
+    # has no such pages, rather than pages that fail to render.
+    if not admin_available(request):
+        raise HTTPNotFound()
     # Without a security policy Pyramid allows every permission; staff pages fail
     # closed instead of being open to anyone.
     if request.registry.queryUtility(ISecurityPolicy) is None:
@@ -62,13 +68,13 @@ def _page(request, product, error=None, status=200, alt=""):
 
 @view_config(route_name="catalog_admin_images", request_method="GET", permission="catalog.manage")
 def images_page(request):
-    require_security(request)
+    require_staff_pages(request)
     return _page(request, _product(request))
 
 
 @view_config(route_name="catalog_admin_images", request_method="POST", permission="catalog.manage")
 def upload_image(request):
-    require_security(request)
+    require_staff_pages(request)
     settings = _settings(request)
     max_bytes = settings["upload_max_bytes"]
     if request.content_length and request.content_length > max_bytes + FORM_OVERHEAD:
@@ -102,7 +108,7 @@ def upload_image(request):
     route_name="catalog_admin_image_delete", request_method="POST", permission="catalog.manage"
 )
 def delete_image(request):
-    require_security(request)
+    require_staff_pages(request)
     raw_id = request.matchdict["id"]
     image = None
     if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 10:

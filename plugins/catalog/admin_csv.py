@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import csvio
-from .admin import require_security
+from .admin import require_staff_pages
 from .images import human_size
 from .models import Product, Variant
 
@@ -71,7 +71,7 @@ def _page(request, *, problem=None, errors=(), filename="", status=200):
 
 @view_config(route_name="catalog_admin_csv", request_method="GET", permission=MANAGE)
 def csv_page(request):
-    require_security(request)
+    require_staff_pages(request)
     return _page(request)
 
 
@@ -99,7 +99,7 @@ def export_chunks(engine) -> Iterator[bytes]:
 
 @view_config(route_name="catalog_admin_csv_export", request_method="GET", permission=MANAGE)
 def export_csv(request):
-    require_security(request)
+    require_staff_pages(request)
     response = Response(
         content_type="text/csv",
         charset="utf-8",
@@ -156,7 +156,7 @@ def _summary(name: str, counts: dict) -> str:
 
 @view_config(route_name="catalog_admin_csv", request_method="POST", permission=MANAGE)
 def import_csv(request):
-    require_security(request)
+    require_staff_pages(request)
     try:
         name, text = _read_upload(request)
     except FileRefused as exc:

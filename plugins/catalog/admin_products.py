@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from mercato import Money
 
 from . import queries, services
-from .admin import require_security
+from .admin import require_staff_pages
 from .models import MAX_AMOUNT, Category, Product, Variant
 from .schemas import CategoryForm, ProductForm, VariantForm
 from .search import InvalidParameter, parse_page
@@ -111,7 +111,7 @@ def _product_or_404(request) -> Product:
 
 @view_config(route_name="catalog_admin", request_method="GET", permission=MANAGE)
 def products_page(request):
-    require_security(request)
+    require_staff_pages(request)
     try:
         page = parse_page(query_params(request).get("page"))
     except InvalidParameter as exc:
@@ -160,13 +160,13 @@ def _sku_taken(session, sku: str) -> bool:
 
 @view_config(route_name="catalog_admin_new", request_method="GET", permission=MANAGE)
 def new_product_page(request):
-    require_security(request)
+    require_staff_pages(request)
     return _form(request, None, {"active": True, "new-stock": "0"}, {})
 
 
 @view_config(route_name="catalog_admin_new", request_method="POST", permission=MANAGE)
 def create_product(request):
-    require_security(request)
+    require_staff_pages(request)
     session, post = request.dbsession, request.POST
     currency = request.registry.settings["mercato.currency"]
     errors: dict[str, str] = {}
@@ -202,7 +202,7 @@ def create_product(request):
 
 @view_config(route_name="catalog_admin_edit", request_method="GET", permission=MANAGE)
 def edit_product_page(request):
-    require_security(request)
+    require_staff_pages(request)
     product = _product_or_404(request)
     return _form(request, product, _values_of(product), {})
 
@@ -254,7 +254,7 @@ def _apply_stock(session, variant: Variant, post, prefix: str, wanted: int, erro
 
 @view_config(route_name="catalog_admin_edit", request_method="POST", permission=MANAGE)
 def update_product(request):
-    require_security(request)
+    require_staff_pages(request)
     product = _product_or_404(request)
     session, post = request.dbsession, request.POST
     currency = request.registry.settings["mercato.currency"]
@@ -302,7 +302,7 @@ def update_product(request):
 
 @view_config(route_name="catalog_admin_delete", request_method="POST", permission=MANAGE)
 def delete_product(request):
-    require_security(request)
+    require_staff_pages(request)
     product = _product_or_404(request)
     storage = request.registry.catalog_storage
     files = [(image.key, image.extension) for image in product.images]
@@ -329,13 +329,13 @@ def _categories_page(request, values=None, errors=None, status=200):
 
 @view_config(route_name="catalog_admin_categories", request_method="GET", permission=MANAGE)
 def categories_page(request):
-    require_security(request)
+    require_staff_pages(request)
     return _categories_page(request)
 
 
 @view_config(route_name="catalog_admin_categories", request_method="POST", permission=MANAGE)
 def create_category(request):
-    require_security(request)
+    require_staff_pages(request)
     session, post = request.dbsession, request.POST
     errors: dict[str, str] = {}
     data = _validate(CategoryForm(), post, "", errors)
@@ -368,7 +368,7 @@ def create_category(request):
 
 @view_config(route_name="catalog_admin_category_delete", request_method="POST", permission=MANAGE)
 def delete_category(request):
-    require_security(request)
+    require_staff_pages(request)
     session = request.dbsession
     category = session.execute(
         select(Category).where(Category.slug == slug_from_path(request))

@@ -20,7 +20,7 @@ from pyramid.view import view_config
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
-from .admin import require_security
+from .admin import require_staff_pages
 from .admin_widgets import LOW_STOCK
 from .models import Product, Variant
 from .search import InvalidParameter, clean_query, parse_page
@@ -112,7 +112,7 @@ def _render(request, filters, rows, *, total=None, error=None, status=200):
 
 @view_config(route_name="catalog_admin_stock", request_method="GET", permission=MANAGE)
 def stock_page(request):
-    require_security(request)
+    require_staff_pages(request)
     filters, error = _filters(request)
     if error:
         return _render(request, filters, [], error=error, status=400)
@@ -204,7 +204,7 @@ def _refusal(session, row: Row) -> str:
 
 @view_config(route_name="catalog_admin_stock", request_method="POST", permission=MANAGE)
 def save_stock(request):
-    require_security(request)
+    require_staff_pages(request)
     filters, _ = _filters(request)
     session = request.dbsession
     rows, problem = _posted_rows(request)

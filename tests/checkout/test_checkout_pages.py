@@ -308,3 +308,52 @@ def test_a_headless_shops_refused_3d_secure_returns_to_the_json_checkout(
 
     assert landing.location.endswith("/api/checkout")
     assert [o.status for o in orders(dbsession)] == [m.CANCELLED]
+
+
+@pytest.mark.parametrize("passes", [True, False], ids=["authenticated", "refused"])
+def test_a_shop_without_pages_or_json_api_sends_the_shopper_home_after_3d_secure(
+    make_test_app, shop_settings, books, dbsession, localstripe, passes
+):
+    # The order is placed through the JSON API of one app; the shopper's bank sends them
+    # back to another app of the same shop that has neither (a shop whose own plugin
+    # checks out): the links the kernel hands out fall back to the home page.
+    headless = make_test_app(
+        plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront"], **shop_settings
+    )
+    bare = make_test_app(
+        plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront", "no:api"], **shop_settings
+    )
+    bare.get("/api/checkout", status=404)
+    shopper = Shopper(headless, localstripe)
+    headers = {"X-CSRF-Token": csrf_token(headless)}
+    shopper.add("BOOK-1")
+    headless.put_json(
+        "/api/checkout/address",
+        {"email": "bob@example.com", "shipping_address": {**ADDRESS, "email": None}},
+        headers=headers,
+    )
+    waiting = headless.post_json(
+        "/api/checkout/orders",
+        {"method": "stripe_card", "details": {"payment_method": shopper.card(CARD_3DS)}},
+        headers=headers,
+        status=202,
+    ).json["action"]
+    secret = waiting["client_secret"]
+    urllib.request.urlopen(  # noqa: S310 (localstripe on loopback)
+        urllib.request.Request(
+            f"{localstripe.url}/v1/payment_intents/{waiting['payment_intent']}"
+            f"/_authenticate?success={'true' if passes else 'false'}",
+            data=json.dumps({"key": PUBLISHABLE_KEY, "client_secret": secret}).encode(),
+            method="POST",
+        ),
+        timeout=5,
+    ).read()
+
+    landing = bare.get(
+        "/stripe/return",
+        {"payment_intent": waiting["payment_intent"], "payment_intent_client_secret": secret},
+        status=303,
+    )
+
+    assert landing.location == "http://localhost/"
+    assert [o.status for o in orders(dbsession)] == [m.PAID if passes else m.CANCELLED]

@@ -29,11 +29,13 @@ def wait_for(url: str, deadline: float, process: subprocess.Popen | None = None)
 
 
 def servers_using(folder: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(str(folder) in part for part in proc.info["cmdline"] or ()):
-            found.append(proc)
-    return found
+    # Attributes read by process_iter itself: a process that ends meanwhile (a
+    # PostgreSQL backend) is skipped there, where a later proc.name() would raise.
+    return [
+        proc
+        for proc in psutil.process_iter(["cmdline", "name"])
+        if any(str(folder) in part for part in proc.info["cmdline"] or ())
+    ]
 
 
 class Demo:
@@ -69,7 +71,9 @@ class Demo:
         """Every server process it started: PostgreSQL's postmaster and the processes it
         forked, Redis, localstripe."""
         postmaster = [
-            proc for proc in servers_using(self.data / "postgres") if proc.name() == "postgres"
+            proc
+            for proc in servers_using(self.data / "postgres")
+            if proc.info["name"] == "postgres"
         ]
         registry = json.loads((self.data / "redis" / "redis.db.settings").read_text())
         return {

@@ -10,8 +10,9 @@ import mercato
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL = ROOT / "kernel"
 # A ceiling that only comes down: issue 16 aims at 4,000 lines; the admin, the account
-# pages, the storefront's pages and operations have left the kernel (8,668 → 5,350).
-KERNEL_LINE_BUDGET = 5400
+# pages, the storefront's pages, operations (the migration runner too) and the checkout's
+# JSON API have left the kernel (8,668 → 5,008).
+KERNEL_LINE_BUDGET = 5050
 # Code that runs as a plugin: the first-party plugins and the published examples.
 PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
 

@@ -5,7 +5,7 @@ import secrets
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from mercato import migrate
+from mercato.ops import migrate
 from mercato.plugins import make_plugin_manager
 from mercato.settings import resolve_settings
 from mercato.testing import all_plugin_names, base_settings

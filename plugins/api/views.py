@@ -8,11 +8,27 @@ import colander
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound
 from pyramid.view import view_config
 
-from ..exceptions import CheckoutError
-from ..money import Money
-from . import checkout as co
-from . import models as m
-from . import services
+from mercato import (
+    CheckoutError,
+    Money,
+    Order,
+    OrderError,
+    RestockError,
+    actor_of,
+    cancel_order,
+    checkout_state,
+    fulfil_order,
+    order_by_number,
+    order_by_token,
+    orders_of_customer,
+    payment_methods,
+    place_order,
+    refund_order,
+    review_cart,
+    set_checkout_address,
+    storefront_url,
+)
+
 from .schemas import RestockLines
 
 # ---------------------------------------------------------------------------
@@ -30,7 +46,7 @@ def _line_json(line) -> dict:
     }
 
 
-def review_json(review: co.Review) -> dict:
+def review_json(review) -> dict:
     priced = review.priced
     return {
         "lines": [_line_json(line) for line in priced.lines],
@@ -44,7 +60,7 @@ def review_json(review: co.Review) -> dict:
     }
 
 
-def order_json(request, order: m.Order) -> dict:
+def order_json(request, order: Order) -> dict:
     return {
         "number": order.number,
         "status": order.status,
@@ -71,7 +87,7 @@ def order_json(request, order: m.Order) -> dict:
             }
             for change in order.history
         ],
-        "url": co.storefront_url(request, "order_link", "api_order_link", token=order.access_token),
+        "url": storefront_url(request, "order_link", "api_order_link", token=order.access_token),
     }
 
 
@@ -102,8 +118,8 @@ def _json_object(request, what: str) -> dict:
 
 @view_config(route_name="api_checkout", request_method="GET", renderer="json")
 def api_checkout(request):
-    state = co.checkout_state(request)
-    review = co.review_cart(request)
+    state = checkout_state(request)
+    review = review_cart(request)
     request.response.cache_control.no_store = True
     return {
         "checkout_id": state["id"],
@@ -113,7 +129,7 @@ def api_checkout(request):
         **review_json(review),
         "payment_methods": [
             {"code": x.code, "label": x.label, "provider": x.provider}
-            for x in co.payment_methods(request)
+            for x in payment_methods(request)
         ],
     }
 
@@ -122,7 +138,7 @@ def api_checkout(request):
 def api_checkout_address(request):
     body = _json_object(request, "the address")
     try:
-        state = co.set_checkout_address(
+        state = set_checkout_address(
             request,
             email=body.get("email", ""),
             shipping=body.get("shipping_address") or {},
@@ -146,7 +162,7 @@ def api_place_order(request):
     if not isinstance(body.get("method"), str):
         raise HTTPBadRequest('Send {"method": "...", "details": {...}}.')
     try:
-        placed = co.place_order(
+        placed = place_order(
             request, body["method"], body.get("details") or {}, body.get("expected_total")
         )
     except CheckoutError as exc:
@@ -162,7 +178,7 @@ def api_place_order(request):
 
 @view_config(route_name="api_order_link", request_method="GET", renderer="json")
 def api_order_link(request):
-    order = services.order_by_token(request.dbsession, request.matchdict["token"])
+    order = order_by_token(request.dbsession, request.matchdict["token"])
     if order is None:
         raise HTTPNotFound()
     request.response.cache_control.no_store = True
@@ -176,7 +192,7 @@ def api_order_link(request):
     permission="account.manage",
 )
 def api_history(request):
-    orders = services.orders_of_customer(request.dbsession, request.user.id)
+    orders = orders_of_customer(request.dbsession, request.user.id)
     return {"orders": [order_json(request, order) for order in orders]}
 
 
@@ -185,8 +201,8 @@ def api_history(request):
 # ---------------------------------------------------------------------------
 
 
-def _staff_order(request) -> m.Order:
-    order = services.order_by_number(request.dbsession, request.matchdict["number"])
+def _staff_order(request) -> Order:
+    order = order_by_number(request.dbsession, request.matchdict["number"])
     if order is None:
         raise HTTPNotFound()
     return order
@@ -203,13 +219,13 @@ def _body(request) -> dict:
 def _staff_call(request, operation):
     try:
         order = operation()
-    except services.OrderError as exc:
+    except OrderError as exc:
         request.response.status_int = 409
         return {"error": {"status": 409, "message": str(exc)}}
     return {"order": order_json(request, order)}
 
 
-def _restock(body: dict) -> services.Restock:
+def _restock(body: dict) -> bool | dict[str, int]:
     restock = body.get("restock", False)
     if isinstance(restock, bool):
         return restock
@@ -247,16 +263,16 @@ def api_refund(request):
 
     def run():
         try:
-            services.refund(
+            refund_order(
                 request.registry,
                 request.dbsession,
                 order,
                 amount,
-                actor=services.actor_of(request),
+                actor=actor_of(request),
                 reason=str(body.get("reason", ""))[:500],
                 restock=restock,
             )
-        except services.RestockError as exc:
+        except RestockError as exc:
             raise HTTPBadRequest(str(exc)) from None
         return order
 
@@ -273,9 +289,7 @@ def api_fulfil(request):
     order = _staff_order(request)
 
     def run():
-        services.fulfil(
-            request.registry, request.dbsession, order, actor=services.actor_of(request)
-        )
+        fulfil_order(request.registry, request.dbsession, order, actor=actor_of(request))
         return order
 
     return _staff_call(request, run)
@@ -292,11 +306,11 @@ def api_cancel(request):
     reason = str(_body(request).get("reason", ""))[:500] or "cancelled by staff"
 
     def run():
-        services.cancel(
+        cancel_order(
             request.registry,
             request.dbsession,
             order,
-            actor=services.actor_of(request),
+            actor=actor_of(request),
             reason=reason,
         )
         return order

@@ -15,8 +15,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 
 import mercato.migrations
-
-from .db import make_engine
+from mercato.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def enabled_locations(hooks) -> list[str]:
 
 def installed_locations() -> list[str]:
     """Version folders of every installed plugin, enabled or not."""
-    from .plugins import discover, load_alone
+    from mercato.plugins import discover, load_alone
 
     folders = []
     for name, entry_point in sorted(discover().items()):
