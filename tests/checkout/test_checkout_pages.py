@@ -270,10 +270,10 @@ def test_a_headless_shop_checks_out_through_the_json_api_and_has_no_checkout_pag
     assert shopper.cart() == {}, "the cart is emptied after the commit, pages or not"
 
 
-def test_a_headless_shops_refused_3d_secure_returns_to_the_json_checkout(
-    make_test_app, shop_settings, books, dbsession, localstripe
-):
-    shop = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront"], **shop_settings)
+def json_3d_secure(shop, localstripe, passes: bool) -> dict:
+    """A book ordered through the JSON API with a card that needs 3-D Secure, then what
+    Stripe.js does when the shopper passes (or fails) their bank's check; returns the
+    order's ``action`` (payment intent and client secret)."""
     shopper = Shopper(shop, localstripe)
     headers = {"X-CSRF-Token": csrf_token(shop)}
     shopper.add("BOOK-1")
@@ -288,17 +288,26 @@ def test_a_headless_shops_refused_3d_secure_returns_to_the_json_checkout(
         headers=headers,
         status=202,
     ).json["action"]
-    # What Stripe.js does when the shopper fails their bank's check.
-    secret = waiting["client_secret"]
     urllib.request.urlopen(  # noqa: S310 (localstripe on loopback)
         urllib.request.Request(
             f"{localstripe.url}/v1/payment_intents/{waiting['payment_intent']}"
-            "/_authenticate?success=false",
-            data=json.dumps({"key": PUBLISHABLE_KEY, "client_secret": secret}).encode(),
+            f"/_authenticate?success={'true' if passes else 'false'}",
+            data=json.dumps(
+                {"key": PUBLISHABLE_KEY, "client_secret": waiting["client_secret"]}
+            ).encode(),
             method="POST",
         ),
         timeout=5,
     ).read()
+    return waiting
+
+
+def test_a_headless_shops_refused_3d_secure_returns_to_the_json_checkout(
+    make_test_app, shop_settings, books, dbsession, localstripe
+):
+    shop = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront"], **shop_settings)
+    waiting = json_3d_secure(shop, localstripe, passes=False)
+    secret = waiting["client_secret"]
 
     landing = shop.get(
         "/stripe/return",
@@ -324,30 +333,8 @@ def test_a_shop_without_pages_or_json_api_sends_the_shopper_home_after_3d_secure
         plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront", "no:api"], **shop_settings
     )
     bare.get("/api/checkout", status=404)
-    shopper = Shopper(headless, localstripe)
-    headers = {"X-CSRF-Token": csrf_token(headless)}
-    shopper.add("BOOK-1")
-    headless.put_json(
-        "/api/checkout/address",
-        {"email": "bob@example.com", "shipping_address": {**ADDRESS, "email": None}},
-        headers=headers,
-    )
-    waiting = headless.post_json(
-        "/api/checkout/orders",
-        {"method": "stripe_card", "details": {"payment_method": shopper.card(CARD_3DS)}},
-        headers=headers,
-        status=202,
-    ).json["action"]
+    waiting = json_3d_secure(headless, localstripe, passes=passes)
     secret = waiting["client_secret"]
-    urllib.request.urlopen(  # noqa: S310 (localstripe on loopback)
-        urllib.request.Request(
-            f"{localstripe.url}/v1/payment_intents/{waiting['payment_intent']}"
-            f"/_authenticate?success={'true' if passes else 'false'}",
-            data=json.dumps({"key": PUBLISHABLE_KEY, "client_secret": secret}).encode(),
-            method="POST",
-        ),
-        timeout=5,
-    ).read()
 
     landing = bare.get(
         "/stripe/return",

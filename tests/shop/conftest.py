@@ -20,24 +20,13 @@ from webtest.http import StopableWSGIServer
 
 from mercato import make_app
 from mercato.orders import models as m
-from mercato.testing import PASSWORD, base_settings, csrf_token, login
+from mercato.testing import PASSWORD, base_settings, login
 from mercato_catalog.models import Product, Variant
 from mercato_payments_stripe.embedded import PUBLISHABLE_KEY
+from tests.checkout.shopping import ADDRESS, CARD_3DS, CARD_DECLINED, CARD_OK  # noqa: F401
+from tests.checkout.shopping import Shopper as StandInShopper
 
 REPO = Path(__file__).resolve().parents[2]
-CARD_OK = "4242424242424242"
-CARD_DECLINED = "4000000000000341"
-CARD_3DS = "4000002500003155"
-
-ADDRESS = {
-    "email": "ada@example.com",
-    "name": "Ada Lovelace",
-    "line1": "12 Analytical Street",
-    "postal_code": "75001",
-    "city": "Paris",
-    "country": "FR",
-}
-
 # The products every composed-shop test starts with: (slug, name, sku, price, stock).
 PRODUCTS = [
     ("tee", "Organic Tee", "TEE", 2400, 10),
@@ -117,17 +106,14 @@ class DemoShop:
         return Shopper(TestApp(self.app, extra_environ={"REMOTE_ADDR": "127.0.0.1"}), self)
 
 
-class Shopper:
-    """One browser on the storefront: its cookies, its cart, its checkout."""
+class Shopper(StandInShopper):
+    """One browser on the storefront: its cookies, its cart, its checkout. The address,
+    card and payment steps are the checkout tests' (the same storefront forms); the
+    cart is the cart plugin's own."""
 
     def __init__(self, app: TestApp, shop: DemoShop):
-        self.app = app
+        super().__init__(app, shop.localstripe)
         self.shop = shop
-        self.stripe = shop.localstripe.client()
-
-    @property
-    def token(self) -> str:
-        return csrf_token(self.app)
 
     def log_in(self, email: str, password: str = PASSWORD):
         return login(self.app, email, password)
@@ -141,32 +127,6 @@ class Shopper:
         """The cart as the JSON API shows it: ``{sku: quantity}``."""
         lines = self.app.get("/api/cart").json["lines"]
         return {line["sku"]: line["quantity"] for line in lines}
-
-    def address(self, **changes):
-        return self.app.post(
-            "/checkout/address", {**ADDRESS, **changes, "csrf_token": self.token}, status=303
-        )
-
-    def card(self, number: str = CARD_OK) -> str:
-        """A PaymentMethod made through the SDK, as Stripe.js makes it in the browser."""
-        made = self.stripe.v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
-            }
-        )
-        return made.id
-
-    def pay(self, number: str = CARD_OK, status=303):
-        return self.app.post(
-            "/checkout/payment",
-            {
-                "method": "stripe_card",
-                "details.payment_method": self.card(number),
-                "csrf_token": self.token,
-            },
-            status=status,
-        )
 
     def buy(self, lines: dict[str, int], number: str = CARD_OK, status=303, **address):
         for sku, quantity in lines.items():
