@@ -13,6 +13,7 @@ from mercato.outbox import OutboxMessage
 from mercato.testing import csrf_token, login
 from mercato_admin.models import AuditEntry
 from mercato_catalog.models import Product, Variant
+from tests.checkout.shopping import card_payment_method
 
 PLUGINS = ["catalog", "cart", "payments_stripe", "notifications"]
 ADDRESS = {
@@ -100,20 +101,10 @@ class Checkout:
         self.browser.post(
             "/checkout/address", {**ADDRESS, "email": email, "csrf_token": token}, status=303
         )
-        card = self.localstripe.client().v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {
-                    "number": "4242424242424242",
-                    "exp_month": "12",
-                    "exp_year": "2030",
-                    "cvc": "123",
-                },
-            }
-        )
+        card_id = card_payment_method(self.localstripe.client())
         done = self.browser.post(
             "/checkout/payment",
-            {"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token},
+            {"method": "stripe_card", "details.payment_method": card_id, "csrf_token": token},
             status=303,
         )
         return done.follow().html.find("strong").text

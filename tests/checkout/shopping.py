@@ -128,6 +128,18 @@ def serve(clean_stores):
                 process.wait()
 
 
+def card_payment_method(client, number: str = CARD_OK) -> str:
+    """A PaymentMethod for test card ``number`` made through the SDK ``client``, as
+    Stripe.js makes it in the browser; its id."""
+    made = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
+        }
+    )
+    return made.id
+
+
 class Shopper:
     """One browser: its cookies, its cart, its checkout."""
 
@@ -156,13 +168,7 @@ class Shopper:
 
     def card(self, number: str = CARD_OK) -> str:
         """A PaymentMethod made server-side through the SDK, as Stripe.js would."""
-        made = self.stripe.v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
-            }
-        )
-        return made.id
+        return card_payment_method(self.stripe, number)
 
     def pay(self, number: str = CARD_OK, status=303, payment_method: str | None = None):
         return self.app.post(

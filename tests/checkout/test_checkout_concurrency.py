@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mercato.orders import models as m
 from mercato_catalog.models import Product, Variant
 
-from .shopping import ADDRESS, CARD_OK, orders, payment_intents, payments
+from .shopping import ADDRESS, card_payment_method, orders, payment_intents, payments
 
 PLUGINS = ["catalog", "cart", "payments_stripe"]
 SHOPPERS = 100
@@ -63,13 +63,8 @@ def test_hundred_concurrent_checkouts_for_ten_units(
     shoppers = []
     for number in range(SHOPPERS):
         browser, token = ready_browser(base, lamps, number)
-        card = stripe.v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {"number": CARD_OK, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
-            }
-        )
-        shoppers.append((browser, token, card.id))
+        card_id = card_payment_method(stripe)
+        shoppers.append((browser, token, card_id))
 
     answers: list[tuple[int, str]] = []
     start = threading.Barrier(SHOPPERS)

@@ -16,9 +16,9 @@ from mercato.orders import models as m
 
 from .shopping import (
     ADDRESS,
-    CARD_OK,
     REPO,
     SHOP_PLUGIN,
+    card_payment_method,
     child_env,
     orders,
     payment_intents,
@@ -98,13 +98,8 @@ def checkout_until_killed(
         timeout=10,
     )
     assert response.status_code == 303
-    card = localstripe.client().v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": CARD_OK, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
-        }
-    )
-    form = {"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token}
+    card_id = card_payment_method(localstripe.client())
+    form = {"method": "stripe_card", "details.payment_method": card_id, "csrf_token": token}
     with pytest.raises(requests.ConnectionError):
         browser.post(f"{base}/checkout/payment", data=form, allow_redirects=False, timeout=30)
     assert process.wait(timeout=10) == -signal.SIGKILL
@@ -218,14 +213,9 @@ def test_after_a_crash_left_the_checkout_unfinished_the_next_purchase_is_a_new_o
     _, replacement = serve(app_settings)
     # The dead request never reached the shopper's session: it still names the checkout
     # that became the first order, and the cart still holds the desk.
-    another_card = localstripe.client().v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": CARD_OK, "exp_month": "12", "exp_year": "2030", "cvc": "123"},
-        }
-    )
+    another_card_id = card_payment_method(localstripe.client())
 
-    answer, _ = resubmit(replacement, browser, {**form, "details.payment_method": another_card.id})
+    answer, _ = resubmit(replacement, browser, {**form, "details.payment_method": another_card_id})
 
     assert answer.status_code == 303, answer.text
     first, second = orders(dbsession)

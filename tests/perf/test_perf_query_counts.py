@@ -14,6 +14,7 @@ from sqlalchemy import event
 from mercato.testing import csrf_token
 from mercato_catalog.models import Category, Product, ProductImage, Variant
 from mercato_catalog.services import ensure_category_path
+from tests.checkout.shopping import card_payment_method
 
 PLUGINS = ["catalog", "cart", "payments_stripe"]
 ADDRESS = {
@@ -176,14 +177,8 @@ def test_checkout_pages_and_placing_the_order_cost_a_fixed_number(shop, shelves,
         "review": page_cost(shop, "/checkout/review"),
         "payment": page_cost(shop, "/checkout/payment"),
     }
-    card = localstripe.client().v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030",
-                     "cvc": "123"},
-        }
-    )  # fmt: skip
-    form = {"method": "stripe_card", "details.payment_method": card.id, "csrf_token": token}
+    card_id = card_payment_method(localstripe.client())
+    form = {"method": "stripe_card", "details.payment_method": card_id, "csrf_token": token}
     costs["place_order"] = shop.statements.count(
         lambda: shop.post("/checkout/payment", form, status=303)
     )

@@ -6,6 +6,7 @@ import pytest
 import stripe
 
 from mercato_payments_stripe import hooks
+from tests.checkout.shopping import card_payment_method
 
 from .test_stripe_webhooks import Recorder
 
@@ -23,19 +24,9 @@ def test_mercato_demo_servers_starts_localstripe_points_the_plugin_at_it_and_sto
             max_network_retries=0,
         )
         server.serving(shop.url.rstrip("/"))
-        card = sdk.v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {
-                    "number": "4242424242424242",
-                    "exp_month": "12",
-                    "exp_year": "2030",
-                    "cvc": "123",
-                },
-            }
-        )
+        card_id = card_payment_method(sdk)
         pi = sdk.v1.payment_intents.create(
-            params={"amount": 1250, "currency": "eur", "payment_method": card.id, "confirm": True}
+            params={"amount": 1250, "currency": "eur", "payment_method": card_id, "confirm": True}
         )
         assert pi.status == "succeeded"
         assert environ["STRIPE_PUBLISHABLE_KEY"].startswith("pk_")
