@@ -27,6 +27,15 @@ PUBLIC_API: dict[str, str] = {
     "Money": "mercato.money",
     "PricedLines": "mercato.pricing",
     "PricingContext": "mercato.pricing",
+    "Destination": "mercato.pricing",
+    "SHIPPING": "mercato.pricing",
+    "ShippingOption": "mercato.pricing",
+    "TaxLine": "mercato.pricing",
+    "summary_rows": "mercato.pricing",
+    "countries": "mercato.places",
+    "country_name": "mercato.places",
+    "region_name": "mercato.places",
+    "regions": "mercato.places",
     "SkuDetails": "mercato.pricing",
     "describe_skus": "mercato.pricing",
     "price_lines": "mercato.pricing",
@@ -46,10 +55,10 @@ PUBLIC_API: dict[str, str] = {
     "text_field": "mercato.forms",
     "validate_form": "mercato.forms",
     "Base": "mercato.db",
-    "invalidate_pages": "mercato.pagecache",
-    "invalidate_pages_now": "mercato.pagecache",
-    "page_key": "mercato.pagecache",
-    "render_cached": "mercato.pagecache",
+    "invalidate_pages": "mercato.ops.pagecache",
+    "invalidate_pages_now": "mercato.ops.pagecache",
+    "page_key": "mercato.ops.pagecache",
+    "render_cached": "mercato.ops.pagecache",
     # -- the admin's menu (mercato_admin_links) --------------------------------------
     "AdminLink": "mercato.hookspecs",
     # -- for payment provider plugins (their webhooks and return pages) --------------
@@ -81,13 +90,17 @@ PUBLIC_API: dict[str, str] = {
     "capture_order": "mercato.orders.services",
     "fulfil_order": "mercato.orders.services",
     "refund_order": "mercato.orders.services",
-    "OutboxError": "mercato.outbox",
+    "refund_amount_for": "mercato.orders.services",
+    "ship_order_lines": "mercato.orders.services",
+    "cancel_order_lines": "mercato.orders.services",
+    "PARTIALLY_FULFILLED": "mercato.orders.models",
+    "OutboxError": "mercato.ops.outbox",
     "enqueue": "mercato.outbox",
-    "outbox_counts": "mercato.outbox",
-    "outbox_entries": "mercato.outbox",
-    "retry_delivery": "mercato.outbox",
-    "describe": "mercato.plugins",
-    "secret_setting_names": "mercato.plugins",
+    "outbox_counts": "mercato.ops.outbox",
+    "outbox_entries": "mercato.ops.outbox",
+    "retry_delivery": "mercato.ops.outbox",
+    "describe": "mercato.ops.plugins",
+    "secret_setting_names": "mercato.ops.plugins",
     "safe_next": "mercato.security",
     "mask": "mercato.settings",
     # -- for the accounts plugin ---------------------------------------------------
@@ -101,9 +114,9 @@ PUBLIC_API: dict[str, str] = {
     "user_for_reset_token": "mercato.accounts.services",
     "forget_user": "mercato.security",
     "remember_user": "mercato.security",
-    "rate_limit": "mercato.ratelimit",
-    "rate_limit_check": "mercato.ratelimit",
-    "rate_limit_hit": "mercato.ratelimit",
+    "rate_limit": "mercato.ops.ratelimit",
+    "rate_limit_check": "mercato.ops.ratelimit",
+    "rate_limit_hit": "mercato.ops.ratelimit",
     "make_engine": "mercato.db",
     # -- for the cart and catalog plugins ------------------------------------------
     "RedisDataManager": "mercato.datamanagers.redis",
@@ -117,6 +130,7 @@ PUBLIC_API: dict[str, str] = {
     "place_order": "mercato.orders.checkout",
     "review_cart": "mercato.orders.checkout",
     "set_checkout_address": "mercato.orders.checkout",
+    "set_shipping_method": "mercato.orders.checkout",
     "storefront_url": "mercato.orders.checkout",
     "order_by_number": "mercato.orders.services",
     "order_by_token": "mercato.orders.services",
@@ -165,15 +179,13 @@ def configure(settings: dict, environ=None) -> Configurator:
     config.include("pyramid_tm")
     config.include(".db")  # request.dbsession, joined to that transaction
     config.include(".redis_client")  # request.redis
-    config.include(".pagecache")  # shared pages in Redis, personal parts filled per request
     config.include(".sessions")  # Redis sessions + CSRF on every unsafe request
     config.include(".security")  # request.user, the security policy
-    config.include(".ratelimit")  # Redis-backed limits: login, reset, search, cart, checkout
-    config.include(".headers")  # CSP, HSTS, nosniff, Referrer-Policy on every response
     config.include(".templating")  # Jinja2, slots, money filter
     config.include(".views")  # the home route every storefront page links to
     config.include(".errors")  # error pages that leak nothing
-    config.include(".edge")  # a NUL byte anywhere in a request: 400 once here, not a 500 per view
+    # The HTTP edge (page cache, rate limits, security headers, NUL refusal) is the
+    # essential ops plugin's, configured before every other plugin (mercato.ops.hooks).
     config.commit()
 
     # Plugins come after the kernel is committed (Kinto's way): they can rely on every

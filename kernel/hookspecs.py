@@ -43,7 +43,8 @@ def mercato_configure(config):
     """Configure Pyramid: routes, views, templates, static assets, request methods.
 
     Called once at start-up for every enabled plugin, in config order, after the kernel
-    has configured itself and committed, so a plugin may use every kernel directive.
+    has configured itself and committed, so a plugin may use every kernel directive
+    and the essential ops plugin's (``add_csp_source``), which configures first.
     """
 
 
@@ -159,6 +160,33 @@ def mercato_price_adjustments(lines, context):
     Called after every line has its unit price. The kernel folds all results in config
     order into the total; each adjustment is shown as its own line. An adjustment that
     lowers the total has a negative amount.
+    """
+
+
+@hookspec
+def mercato_shipping_options(lines, context):
+    """Return a list of ``mercato.ShippingOption`` for shipping the priced ``lines`` to
+    ``context.destination`` (a ``mercato.Destination``), or ``None``.
+
+    Called for every plugin once the destination is known (an address at checkout, a
+    country for the cart page's estimate); the kernel offers every plugin's options, and
+    the shopper's choice (``context.shipping_method``, an option's ``code``) becomes a
+    line of the order. A shop with any implementation of this hook needs a method for
+    every order: an empty list for a destination means "we do not ship there".
+    """
+
+
+@hookspec(firstresult=True)
+def mercato_tax_lines(lines, adjustments, shipping, context):
+    """Return the tax on the priced ``lines`` and the chosen ``shipping`` (a
+    ``mercato.ShippingOption`` or ``None``) as a list of ``mercato.TaxLine``, or
+    ``None``.
+
+    Called once the destination is known, after the adjustments (discounts a tax plugin
+    may spread over the lines it taxes). One plugin computes the tax: the first
+    non-None result wins, so a tax service marked ``tryfirst`` replaces the built-in
+    tables. Each ``TaxLine`` targets one line's SKU or ``mercato.SHIPPING``, is rounded
+    to the minor unit on its own, and says whether the price includes it.
     """
 
 
@@ -303,6 +331,44 @@ def mercato_order_placed(order):
 def mercato_order_status_changed(order, old, new):
     """``order`` moved from status ``old`` to ``new``. Called for every plugin, inside
     the transaction that changes it."""
+
+
+@hookspec
+def mercato_order_refunded(order, refund):
+    """Money of ``order`` went back to the customer: ``refund`` (a ``mercato.Refund``:
+    amount, reason, actor) succeeded at the provider. Called for every plugin, inside
+    the transaction that records it on the order."""
+
+
+@hookspec
+def mercato_order_changed(order, change):
+    """Staff changed ``order`` after it was placed. ``change`` is a dict whose
+    ``"kind"`` says what (``"lines_cancelled"``: ``"lines"`` ``{sku: quantity}`` will
+    not ship, ``"refund"`` the ``mercato.Refund`` that paid them back). Called for every
+    plugin, inside the transaction of the change."""
+
+
+@hookspec
+def mercato_shipment_created(order, shipment):
+    """Some lines of ``order`` left the warehouse. ``shipment`` is a dict: ``"lines"``
+    ``{sku: quantity}``, ``"carrier"``, ``"tracking_number"``, ``"tracking_url"`` (each
+    ``""`` when unknown). Called by the plugin that records shipments, for every plugin,
+    inside the transaction that records it."""
+
+
+@hookspec
+def mercato_return_requested(order, return_request):
+    """The customer asked to send back lines of ``order``. ``return_request`` is a
+    dict: ``"id"``, ``"lines"`` ``{sku: quantity}``, ``"reason"``. Called by the plugin
+    that keeps returns, for every plugin, inside the request's transaction."""
+
+
+@hookspec
+def mercato_return_received(order, return_request):
+    """A returned parcel of ``order`` arrived. ``return_request`` is a dict: ``"id"``,
+    ``"lines"`` ``{sku: quantity}``, ``"restocked"`` ``{sku: quantity}`` (what went back
+    to stock: damaged goods do not). Called by the plugin that keeps returns, for every
+    plugin, inside the transaction that records it."""
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Never a float. Arithmetic refuses to mix currencies; rounding happens in one pla
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, list_currencies
@@ -45,11 +45,12 @@ class Money:
         """
         try:
             value = Decimal(str(text).strip())
-        except InvalidOperation:
+            # An exponent past the context's limit ("1e999999999") overflows here.
+            scaled = value.scaleb(minor_digits(currency)) if value.is_finite() else None
+        except (InvalidOperation, ArithmeticError):
             raise ValueError(f"{text!r} is not an amount") from None
-        if not value.is_finite():
+        if scaled is None:
             raise ValueError(f"{text!r} is not an amount")
-        scaled = value.scaleb(minor_digits(currency))
         if scaled != scaled.to_integral_value():
             raise ValueError(f"{text!r} has more decimals than {currency} allows")
         return cls(int(scaled), currency)
@@ -101,6 +102,19 @@ class Money:
         """``rate`` percent of this amount, rounded half-even to a minor unit."""
         share = Decimal(self.amount) * Decimal(str(rate)) / 100
         return Money(int(share.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)), self.currency)
+
+    def tax_added(self, rate: Decimal) -> "Money":
+        """The tax at ``rate`` (``Decimal("0.19")`` for 19 %) on this net amount, rounded
+        half up to a minor unit: what a line's tax adds to it."""
+        return self._rounded(Decimal(self.amount) * rate)
+
+    def tax_included(self, rate: Decimal) -> "Money":
+        """The tax at ``rate`` inside this gross amount (gross − gross / (1 + rate)),
+        rounded half up to a minor unit."""
+        return self._rounded(Decimal(self.amount) * rate / (1 + rate))
+
+    def _rounded(self, amount: Decimal) -> "Money":
+        return Money(int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)), self.currency)
 
     def decimal(self) -> Decimal:
         """The amount in major units, exactly (for display and export, never for sums)."""

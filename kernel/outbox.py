@@ -3,10 +3,11 @@ that caused them, handed to every plugin's ``mercato_notify`` only once it has c
 
 ``enqueue(dbsession, event, payload)`` writes a message row in the caller's transaction
 and asks that transaction to deliver it right after a successful commit; a rolled-back
-transaction leaves no row and sends nothing. ``mercato worker`` delivers what the
-after-commit attempt could not: a failed delivery is retried with exponential backoff,
-then marked dead with its error. ``mercato outbox list|retry`` — and the admin, through
-``entries`` and ``retry`` — show pending and dead deliveries and retry one.
+transaction leaves no row and sends nothing. A failed delivery is retried with
+exponential backoff, then marked dead with its error. ``Courier`` is that delivery; the
+``mercato worker`` loop that delivers what the after-commit attempt could not, and the
+staff's view of the queue (``mercato outbox list|retry``, the admin), are operations:
+``mercato.ops.outbox``.
 
 Delivery is exactly once unless a process dies between a plugin's success and the
 commit that records it; that delivery is then repeated (at least once, never lost).
@@ -14,7 +15,6 @@ commit that records it; that delivery is then repeated (at least once, never los
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -108,10 +108,6 @@ class OutboxDelivery(Base):
     message: Mapped[OutboxMessage] = relationship(back_populates="deliveries")
 
 
-class OutboxError(Exception):
-    """A retry that cannot be done; the message says why, in plain words."""
-
-
 # ---------------------------------------------------------------------------
 # Enqueue
 # ---------------------------------------------------------------------------
@@ -159,7 +155,7 @@ def _deliver_after_commit(committed: bool, registry, message_id: int) -> None:
     if not committed:
         return
     try:
-        Worker(registry).deliver_message(message_id)
+        Courier(registry).deliver_message(message_id)
     except Exception:
         # The response must not fail for a notification: the message is safely
         # recorded and the worker will deliver it.
@@ -198,7 +194,7 @@ def _describe(exc: BaseException) -> str:
 
 
 @dataclass
-class Worker:
+class Courier:
     """Fans messages out to the plugins and delivers due deliveries, each in a
     transaction of its own that holds the delivery's row lock while its plugin runs."""
 
@@ -206,35 +202,11 @@ class Worker:
     max_attempts: int = MAX_ATTEMPTS
     batch: int = 100
 
-    def run_once(self, now: datetime | None = None) -> int:
-        """One pass: dispatch new messages, then attempt up to ``batch`` due deliveries.
-
-        ``now`` decides what is due (tests pass a later time instead of waiting).
-        Returns the number of deliveries attempted.
-        """
-        now = now or now_utc()
-        self.dispatch(now)
-        attempted = 0
-        while attempted < self.batch and self._deliver_next(now):
-            attempted += 1
-        return attempted
-
-    def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                # PostgreSQL restarting, say: keep the worker alive and try again.
-                log.exception("outbox worker: pass failed")
-                busy = 0
-            if not busy:
-                stop.wait(interval)
-
     def deliver_message(self, message_id: int) -> None:
         """Dispatch and deliver one message now (the after-commit path)."""
         now = now_utc()
         self.dispatch(now, message_id=message_id)
-        while self._deliver_next(now, message_id=message_id):
+        while self.deliver_next(now, message_id=message_id):
             pass
 
     def dispatch(self, now: datetime, message_id: int | None = None) -> int:
@@ -262,7 +234,9 @@ class Worker:
                 )
         return len(ids)
 
-    def _deliver_next(self, now: datetime, message_id: int | None = None) -> bool:
+    def deliver_next(self, now: datetime, message_id: int | None = None) -> bool:
+        """Attempt the oldest due delivery (of ``message_id`` only, if given); False
+        when none is due."""
         plugins = notify_plugins(self.registry)
         if not plugins:
             return False
@@ -321,118 +295,3 @@ class Worker:
         delivery.sent_at = now
         log.info("outbox: %s #%s delivered to %s", message.event, message.id, delivery.plugin)
         return True
-
-
-# ---------------------------------------------------------------------------
-# Services for the CLI and the admin
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    """A delivery as staff see it; ``delivery_id`` is None (and ``status`` ``"new"``)
-    for a message no worker has fanned out to the plugins yet."""
-
-    delivery_id: int | None
-    message_id: int
-    event: str
-    recipient: str | None
-    plugin: str | None
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    created_at: datetime
-
-
-def entries(session: Session, *, dead: bool = False, limit: int = 100) -> list[OutboxEntry]:
-    """Pending deliveries (and messages not dispatched yet), oldest first; or, with
-    ``dead``, the deliveries that gave up, newest first."""
-    found = []
-    if not dead:
-        new = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.dispatched_at.is_(None))
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        found += [_entry(message) for message in new]
-    rows = session.execute(
-        select(OutboxDelivery, OutboxMessage)
-        .join(OutboxDelivery.message)
-        .where(OutboxDelivery.status == (DEAD if dead else PENDING))
-        .order_by(OutboxDelivery.id.desc() if dead else OutboxDelivery.next_attempt_at)
-        .limit(limit - len(found))
-    )
-    found += [_entry(message, delivery) for delivery, message in rows]
-    return found
-
-
-def _entry(message: OutboxMessage, delivery: OutboxDelivery | None = None) -> OutboxEntry:
-    return OutboxEntry(
-        delivery_id=delivery and delivery.id,
-        message_id=message.id,
-        event=message.event,
-        recipient=message.payload.get("email"),
-        plugin=delivery and delivery.plugin,
-        status=delivery.status if delivery else "new",
-        attempts=delivery.attempts if delivery else 0,
-        next_attempt_at=delivery.next_attempt_at
-        if delivery and delivery.status == PENDING
-        else None,
-        last_error=delivery and delivery.last_error,
-        created_at=message.created_at,
-    )
-
-
-def retry(registry, delivery_id: int) -> str | None:
-    """Attempt a pending or dead delivery now, with a fresh count of attempts.
-
-    Returns None when it was delivered, else the error (the worker goes on retrying
-    it). Raises ``OutboxError`` when it cannot be retried.
-    """
-    with Session(registry.db_engine) as session, session.begin():
-        delivery = session.scalars(
-            select(OutboxDelivery)
-            .where(OutboxDelivery.id == delivery_id)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if delivery is None:
-            if session.get(OutboxDelivery, delivery_id) is None:
-                raise OutboxError(f"there is no outbox delivery {delivery_id}")
-            raise OutboxError(f"delivery {delivery_id} is being delivered right now")
-        if delivery.status == SENT:
-            raise OutboxError(f"delivery {delivery_id} was already sent; retrying would repeat it")
-        if delivery.plugin not in notify_plugins(registry):
-            raise OutboxError(
-                f"delivery {delivery_id} is for plugin '{delivery.plugin}', "
-                "which is not enabled in this configuration"
-            )
-        delivery.status = PENDING
-        delivery.attempts = 0
-        delivered = Worker(registry).attempt(delivery, now_utc())
-        return None if delivered else delivery.last_error
-
-
-@dataclass(frozen=True)
-class OutboxCounts:
-    pending: int  # messages not fanned out yet, and deliveries waiting for a retry
-    dead: int
-
-
-def outbox_counts(session: Session) -> OutboxCounts:
-    """How many deliveries wait and how many gave up: what ``entries`` would list."""
-    undispatched = session.scalar(select(func.count()).where(OutboxMessage.dispatched_at.is_(None)))
-    by_status = dict(
-        session.execute(
-            select(OutboxDelivery.status, func.count())
-            .where(OutboxDelivery.status.in_((PENDING, DEAD)))
-            .group_by(OutboxDelivery.status)
-        ).all()
-    )
-    return OutboxCounts(undispatched + by_status.get(PENDING, 0), by_status.get(DEAD, 0))
-
-
-# Their names in the public API, where "entries" and "retry" alone would say nothing.
-outbox_entries = entries
-retry_delivery = retry

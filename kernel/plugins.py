@@ -8,7 +8,7 @@ lives in the shop's own code and is not packaged.
 
 import difflib
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
 import colander
@@ -44,31 +44,6 @@ def with_defaults(configured: list[str]) -> list[str]:
     names = [n for n in configured if not n.startswith(DISABLE_PREFIX)]
     implied = [*DEFAULT_PLUGINS, *ESSENTIAL_PLUGINS]
     return names + [n for n in implied if n not in names and n not in disabled]
-
-
-@dataclass
-class PluginInfo:
-    """What ``mercato plugins`` and the admin show about a plugin."""
-
-    name: str
-    version: str | None
-    source: str
-    enabled: bool
-    hooks: list[str] = field(default_factory=list)
-    problem: str | None = None  # why an installed plugin cannot be loaded
-
-
-def load_alone(name: str, entry_point: EntryPoint) -> pluggy.PluginManager:
-    """A plugin manager holding only this installed plugin, enabled or not: for looking
-    at it (its hooks, its migrations) without switching it on."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    pm.register(entry_point.load(), name=name)
-    return pm
-
-
-def _hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
-    return sorted(c.name for c in pm.get_hookcallers(pm.get_plugin(name)) or ())
 
 
 def discover() -> dict[str, EntryPoint]:
@@ -247,47 +222,3 @@ def _validate(name: str, schema, settings: dict, environ) -> tuple[dict, list[Se
         for key, message in exc.asdict().items():
             problems.append(SettingProblem(name, prefix + key, message, env_of.get(key)))
         return {}, problems
-
-
-def secret_setting_names(pm: pluggy.PluginManager) -> set[str]:
-    """Full keys of plugin settings marked ``secret=True``, for masking."""
-    names = set()
-    for impl in pm.hook.mercato_settings_schema.get_hookimpls():
-        for node in impl.function().children:
-            if getattr(node, "secret", False):
-                names.add(f"mercato.{impl.plugin_name}.{node.name}")
-    return names
-
-
-def describe(pm: pluggy.PluginManager | None, available: dict[str, EntryPoint] | None = None):
-    """PluginInfo for every installed plugin and every enabled one, enabled first."""
-    available = discover() if available is None else available
-    infos = []
-    enabled_names = []
-    if pm is not None:
-        # get_plugins() is a set; the registration order reversed is config order.
-        enabled_names = [name for name, _plugin in reversed(pm.list_name_plugin())]
-        for name in enabled_names:
-            hooks = _hooks_of(pm, name)
-            ep = available.get(name)
-            infos.append(
-                PluginInfo(
-                    name=name,
-                    version=ep.dist.version if ep is not None and ep.dist else None,
-                    source=ep.value if ep is not None else name,
-                    enabled=True,
-                    hooks=hooks,
-                )
-            )
-    for name, ep in sorted(available.items()):
-        if name in enabled_names:
-            continue
-        info = PluginInfo(
-            name=name, version=ep.dist.version if ep.dist else None, source=ep.value, enabled=False
-        )
-        try:
-            info.hooks = _hooks_of(load_alone(name, ep), name)
-        except Exception as exc:
-            info.problem = f"cannot be loaded: {type(exc).__name__}: {exc}"
-        infos.append(info)
-    return infos

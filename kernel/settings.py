@@ -74,7 +74,7 @@ KERNEL_SETTINGS = [
     Setting("mercato.hsts_max_age", None, int, 365 * 24 * 3600),
     Setting("mercato.session.cookie_secure", None, str, "auto"),
     # Seconds a shared page (product pages) may stay in the page cache when nothing
-    # invalidates it; 0 turns the cache off (mercato.pagecache).
+    # invalidates it; 0 turns the cache off (mercato.ops.pagecache).
     Setting("mercato.page_cache.max_age", None, int, 300),
     # The checkout unit: take the money right after the order commits ("checkout") or
     # hold it until the order ships ("fulfilment"); order numbers read "M-000123".

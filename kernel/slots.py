@@ -1,5 +1,5 @@
 """What fills a page's slots and personal blocks, for the templates (``mercato.templating``)
-and for the page cache filling a cached page's holes (``mercato.pagecache``).
+and for the page cache filling a cached page's holes (``mercato.ops.pagecache``).
 """
 
 from functools import partial

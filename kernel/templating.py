@@ -7,12 +7,20 @@ kernel's. A plugin keeps its templates in a sub-folder named after itself
 page by dropping a file with the same name into their folder.
 """
 
+from functools import partial
+
 from jinja2 import BaseLoader, TemplateNotFound, pass_context
 from markupsafe import Markup
 
 from .capabilities import has_route
-from .pagecache import hole
 from .slots import render_block, render_slot
+
+
+def render_now(request, kind: str, name: str, context: dict, fill_now) -> Markup:
+    """A personal part rendered at once, the default ``registry.personal_part``; the
+    page cache (``mercato.ops.pagecache``) puts its own there, to leave holes in the
+    pages it records."""
+    return fill_now()
 
 
 @pass_context
@@ -32,7 +40,8 @@ def personal_slot(context, name: str, **kwargs) -> Markup:
     request = context.get("request")
     if request is None:
         return Markup("")
-    return hole(request, "slot", name, kwargs, lambda: render_slot(request, name, kwargs))
+    fill_now = partial(render_slot, request, name, kwargs)
+    return request.registry.personal_part(request, "slot", name, kwargs, fill_now)
 
 
 @pass_context
@@ -43,7 +52,8 @@ def personal_block(context, template: str) -> Markup:
     request = context.get("request")
     if request is None:
         return Markup("")
-    return hole(request, "block", template, {}, lambda: render_block(request, template))
+    fill_now = partial(render_block, request, template)
+    return request.registry.personal_part(request, "block", template, {}, fill_now)
 
 
 @pass_context
@@ -93,6 +103,7 @@ class RememberMisses(BaseLoader):
 
 
 def includeme(config):
+    config.registry.personal_part = render_now
     config.include("pyramid_jinja2")
     config.add_jinja2_renderer(".jinja2")
     config.add_jinja2_search_path("mercato:templates", name=".jinja2")

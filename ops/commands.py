@@ -11,9 +11,10 @@ import os
 import signal
 import threading
 
-from mercato.outbox import MAX_ATTEMPTS, OutboxError, Worker, entries, notify_plugins, retry
+from mercato.outbox import MAX_ATTEMPTS, notify_plugins
 
 from .demo import cmd_demo
+from .outbox import OutboxError, Worker, entries, retry
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,10 @@ def cmd_plugins(args, env) -> int:
     from mercato import plugins
     from mercato.settings import mask
 
-    secret_keys = plugins.secret_setting_names(env.plugin_manager)
-    infos = plugins.describe(env.plugin_manager)
+    from .plugins import describe, secret_setting_names
+
+    secret_keys = secret_setting_names(env.plugin_manager)
+    infos = describe(env.plugin_manager)
     # A bad or missing setting is reported with its plugin, not refused: this is where a
     # store owner looks to learn what to set.
     problems: list[plugins.SettingProblem] = []

@@ -99,6 +99,8 @@ def cmd_demo(args, env) -> int:
             os.environ.update({"DATABASE_URL": postgres.url, "REDIS_URL": redis_server.url})
             plugin_servers = _start_plugin_servers(env.plugin_manager, data, started)
             os.environ.setdefault("MERCATO_SECRET", _demo_secret(data / "secret"))
+            # The sample's pictures live with the demo's other data, not in the work tree.
+            os.environ.setdefault("MERCATO_UPLOAD_DIR", str(data / "uploads"))
             print("mercato demo: migrating …", flush=True)
             migrate.run(env.settings, env.hooks)
             app = make_app(env.raw_settings)

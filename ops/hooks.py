@@ -1,12 +1,25 @@
 """Operations, wired into the app as the ``ops`` plugin (its entry point).
 
 Essential (``mercato.plugins.ESSENTIAL_PLUGINS``: always loaded, ``no:ops`` is refused):
-what an operator needs around the shop, and the ``mercato`` command's own commands.
+the HTTP edge (page cache, rate limits, security headers, NUL refusal), what an operator
+needs around the shop, and the ``mercato`` command's own commands.
 """
 
 from mercato import hookimpl
 
 from . import commands
+
+
+# A wrapper, so that the HTTP edge is in place before any plugin's mercato_configure runs
+# (a ``tryfirst`` one too): plugins call ``config.add_csp_source`` there, and the tweens
+# keep the order they had when the kernel added them.
+@hookimpl(wrapper=True, specname="mercato_configure")
+def configure_edge(config):
+    config.include("mercato.ops.pagecache")  # shared pages in Redis, personal parts per request
+    config.include("mercato.ops.ratelimit")  # Redis-backed limits: login, reset, search, cart …
+    config.include("mercato.ops.headers")  # CSP (add_csp_source), HSTS, nosniff, Referrer-Policy
+    config.include("mercato.ops.edge")  # a NUL byte anywhere in a request: 400, not a 500 per view
+    return (yield)
 
 
 @hookimpl

@@ -37,7 +37,9 @@ def enabled_locations(hooks) -> list[str]:
 
 def installed_locations() -> list[str]:
     """Version folders of every installed plugin, enabled or not."""
-    from mercato.plugins import discover, load_alone
+    from mercato.plugins import discover
+
+    from .plugins import load_alone
 
     folders = []
     for name, entry_point in sorted(discover().items()):

@@ -46,7 +46,16 @@ from ..exceptions import CartProblem, CheckoutError, OutOfStock
 from ..money import Money
 from ..outbox import enqueue
 from ..payments import PaymentInfo, PaymentMethod, PaymentResult
-from ..pricing import Line, PricedLines, PricingContext, describe_skus, price_lines
+from ..places import country_name
+from ..pricing import (
+    SHIPPING,
+    Destination,
+    Line,
+    PricedLines,
+    PricingContext,
+    describe_skus,
+    price_lines,
+)
 from . import ledger, services
 from . import models as m
 from .schemas import CheckoutAddressSchema
@@ -99,15 +108,36 @@ def save_checkout_state(request, **changes) -> dict:
     return state
 
 
-def set_checkout_address(request, *, email, shipping, billing=None) -> dict:
-    """Keep the shopper's email and addresses for the checkout, once valid (no
-    ``billing``: the shipping address). Raises ``colander.Invalid`` naming each field."""
+def set_checkout_address(request, *, email, shipping, billing=None, vat_number="") -> dict:
+    """Keep the shopper's email, addresses and (a business's) VAT number for the
+    checkout, once valid (no ``billing``: the shipping address). Raises
+    ``colander.Invalid`` naming each field. The totals follow the new destination."""
     valid = CheckoutAddressSchema().deserialize(
-        {"email": email, "shipping": shipping, "billing": billing or colander.null}
+        {
+            "email": email,
+            "shipping": shipping,
+            "billing": billing or colander.null,
+            "vat_number": vat_number or colander.null,
+        }
     )
     return save_checkout_state(
-        request, email=valid["email"], shipping=valid["shipping"], billing=valid["billing"]
+        request,
+        email=valid["email"],
+        shipping=valid["shipping"],
+        billing=valid["billing"],
+        vat_number=valid["vat_number"],
     )
+
+
+def set_shipping_method(request, code) -> dict:
+    """Keep the shopper's choice of shipping method, if the cart may go that way to
+    their address. Raises ``CheckoutError`` otherwise."""
+    review = review_cart(request)
+    if not any(option.code == code for option in review.priced.shipping_options):
+        raise CheckoutError(
+            "Please choose one of the shipping methods offered.", field="shipping_method"
+        )
+    return save_checkout_state(request, shipping_method=code)
 
 
 @dataclass
@@ -124,16 +154,28 @@ class Review:
         return not self.priced.lines and not self.problems
 
 
+def destination_of(address: dict | None) -> Destination | None:
+    if not address:
+        return None
+    return Destination(address["country"], address.get("region", ""), address["postal_code"])
+
+
 def review_cart(request) -> Review:
-    """The cart priced on the server, and what would stop it from being bought."""
+    """The cart priced on the server for the checkout's address and shipping method,
+    and what would stop it from being bought."""
+    state = checkout_state(request)
     lines = request.hooks.mercato_cart_lines(request=request) or []
     # The seller's display name, frozen into the order line at purchase.
     details = describe_skus(request, [line.sku for line in lines])
     lines = [
-        Line(
+        Line(sku=line.sku, quantity=line.quantity, name=line.name)
+        if line.sku not in details
+        else Line(
             sku=line.sku,
             quantity=line.quantity,
-            name=details[line.sku].name if line.sku in details else line.name,
+            name=details[line.sku].name,
+            tax_class=details[line.sku].tax_class,
+            weight=details[line.sku].weight,
         )
         for line in lines
     ]
@@ -142,12 +184,24 @@ def review_cart(request) -> Review:
         dbsession=request.dbsession,
         customer=request.user,
         request=request,
+        destination=destination_of(state.get("shipping")),
+        shipping_method=state.get("shipping_method"),
+        vat_number=state.get("vat_number", ""),
     )
     priced = price_lines(request.hooks, lines, context)
+    names = {line.sku: line.name or line.sku for line in lines}
     problems = [
-        f"{sku} can no longer be bought; please remove it from your cart."
+        f"{names[sku]} can no longer be bought; please remove it from your cart."
         for sku in priced.unpriced
     ]
+    if (
+        priced.shipping_required
+        and context.destination
+        and priced.lines
+        and not priced.shipping_options
+    ):
+        country = country_name(context.destination.country)
+        problems.append(f"Sorry, we do not ship to {country} yet. Please choose another address.")
     for line in priced.lines:
         level = request.hooks.mercato_stock_level(dbsession=request.dbsession, sku=line.sku)
         if level is not None and level < line.quantity:
@@ -290,6 +344,8 @@ def _priced_cart(request, expected_total: int | None) -> PricedLines:
     if review.problems:
         raise CartProblem(" ".join(review.problems))
     priced = review.priced
+    if priced.shipping_required and priced.shipping is None:
+        raise CheckoutError("Please choose a shipping method.", field="shipping_method")
     if priced.total.amount <= 0:
         raise CartProblem("There is nothing to pay for in your cart.")
     if expected_total is not None and expected_total != priced.total.amount:
@@ -325,7 +381,24 @@ def _new_order(request, state: dict, priced: PricedLines, method: PaymentMethod)
         shipping_address=state["shipping"],
         billing_address=state.get("billing") or state["shipping"],
         payment_method=method.code,
+        vat_number=state.get("vat_number", ""),
+        tax_amount=priced.added_tax().amount,
+        tax_lines=[
+            {
+                "name": t.name,
+                "rate": str(t.rate),
+                "amount": t.amount.amount,
+                "included": t.included,
+                "target": t.target,
+            }
+            for t in priced.taxes
+        ],
     )
+    if priced.shipping is not None:
+        order.shipping_method = priced.shipping.code
+        order.shipping_name = priced.shipping.name
+        order.shipping_amount = priced.shipping.price.amount
+        order.shipping_tax_amount = priced.added_tax(SHIPPING).amount
     order.lines = [
         m.OrderLine(
             position=position,
@@ -334,6 +407,7 @@ def _new_order(request, state: dict, priced: PricedLines, method: PaymentMethod)
             quantity=line.quantity,
             unit_price_amount=line.unit_price.amount,
             total_amount=line.total.amount,
+            tax_amount=priced.added_tax(line.sku).amount,
         )
         for position, line in enumerate(priced.lines, start=1)
     ]
@@ -812,6 +886,12 @@ def order_placed_payload(request, order: m.Order) -> dict:
             for line in order.lines
         ],
         "adjustments": [{**adj, "amount": money(adj["amount"])} for adj in order.adjustments],
+        "shipping": {
+            "method": order.shipping_method,
+            "name": order.shipping_name,
+            "price": money(order.shipping_amount),
+        },
+        "taxes": [{**tax, "amount": money(tax["amount"])} for tax in order.tax_lines],
         "subtotal": order.subtotal.to_json(),
         "total": order.total.to_json(),
         "currency": order.currency,

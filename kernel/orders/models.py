@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -26,10 +27,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..accounts import models as _accounts  # noqa: F401 (the users table of customer_id)
 from ..db import Base
 from ..money import Money
+from ..pricing import summary_rows
 
 AWAITING_PAYMENT = "awaiting_payment"
 AUTHORIZED = "authorized"
 PAID = "paid"
+PARTIALLY_FULFILLED = "partially_fulfilled"  # some lines shipped, some still to ship
 FULFILLED = "fulfilled"
 CANCELLED = "cancelled"
 PARTIALLY_REFUNDED = "partially_refunded"
@@ -38,6 +41,7 @@ ORDER_STATUSES = (
     AWAITING_PAYMENT,
     AUTHORIZED,
     PAID,
+    PARTIALLY_FULFILLED,
     FULFILLED,
     CANCELLED,
     PARTIALLY_REFUNDED,
@@ -76,6 +80,7 @@ class Order(Base):
         CheckConstraint(f"status IN ({_in(ORDER_STATUSES)})", name="status"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("amount_refunded <= amount_captured", name="refund_within_capture"),
+        CheckConstraint("shipping_amount >= 0", name="shipping_not_negative"),
         Index("ix_orders_customer_id_created_at", "customer_id", "created_at"),
         Index("ix_orders_status_updated_at", "status", "updated_at"),
     )
@@ -100,6 +105,20 @@ class Order(Base):
     shipping_address: Mapped[dict] = mapped_column(JSONB)
     billing_address: Mapped[dict] = mapped_column(JSONB)
     payment_method: Mapped[str] = mapped_column(String(64))
+    # The shipping method chosen (priced like the goods) and the tax, frozen at checkout:
+    # ``total`` = subtotal + adjustments + shipping + ``tax_amount`` (the tax added on
+    # top of prices; tax included in them is only listed in ``tax_lines``).
+    shipping_method: Mapped[str | None] = mapped_column(String(64))
+    shipping_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_tax_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # [{"name", "rate" (a decimal string), "amount", "included", "target"}], target a
+    # line's SKU or "shipping".
+    tax_lines: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
+    vat_number: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # A refund of the shipping (with its tax) happens once.
+    shipping_refunded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -137,6 +156,23 @@ class Order(Base):
         return [{**adj, "amount": self.money(adj["amount"])} for adj in self.adjustments]
 
     @property
+    def shipping(self) -> Money:
+        return self.money(self.shipping_amount)
+
+    def summary(self) -> list[dict]:
+        """Subtotal, adjustments, shipping, tax by rate and total, as shown everywhere."""
+        return summary_rows(
+            self.subtotal,
+            [(adj["label"], self.money(adj["amount"])) for adj in self.adjustments],
+            (self.shipping_name, self.shipping) if self.shipping_method else None,
+            [
+                (t["name"], t["rate"], self.money(t["amount"]), t["included"])
+                for t in self.tax_lines
+            ],
+            self.total,
+        )
+
+    @property
     def live_payment(self) -> "Payment | None":
         """The payment that holds or took this order's money."""
         for payment in reversed(self.payments):
@@ -161,6 +197,10 @@ class OrderLine(Base):
         CheckConstraint(
             "quantity_restocked BETWEEN 0 AND quantity", name="restocked_within_quantity"
         ),
+        # Money comes back at most once per unit sold, as stock does.
+        CheckConstraint(
+            "quantity_refunded BETWEEN 0 AND quantity", name="refunded_within_quantity"
+        ),
         UniqueConstraint("order_id", "position"),
     )
 
@@ -175,6 +215,15 @@ class OrderLine(Base):
     # Units put back in stock (a refund that restocks, a cancellation); changed only
     # under the order's row lock, in the transaction that releases the stock.
     quantity_restocked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The tax added on top of ``total`` (0 when prices include it): a refund of the line
+    # gives it back with the price.
+    tax_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Units refunded by a refund that named them (changed under the order's row lock).
+    quantity_refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Units shipped (a shipment names them) and cancelled before shipping (changed under
+    # the order's row lock).
+    quantity_shipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    quantity_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -185,6 +234,11 @@ class OrderLine(Base):
     @property
     def total(self) -> Money:
         return self.order.money(self.total_amount)
+
+    @property
+    def quantity_to_ship(self) -> int:
+        """Units neither shipped nor cancelled yet."""
+        return self.quantity - self.quantity_shipped - self.quantity_cancelled
 
     @property
     def quantity_restockable(self) -> int:
@@ -274,6 +328,8 @@ class Refund(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        # One refund per request key: a double click or a retried request refunds once.
+        UniqueConstraint("order_id", "request_key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -285,6 +341,7 @@ class Refund(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     last_error: Mapped[str | None] = mapped_column(Text)
+    request_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -10,7 +10,9 @@ in the transaction that makes the change.
 """
 
 import logging
+import math
 from collections.abc import Mapping
+from fractions import Fraction
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,12 +31,20 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
     None: frozenset({m.AWAITING_PAYMENT}),
     m.AWAITING_PAYMENT: frozenset({m.AUTHORIZED, m.PAID, m.CANCELLED}),
     m.AUTHORIZED: frozenset({m.PAID, m.CANCELLED}),
-    m.PAID: frozenset({m.FULFILLED, m.PARTIALLY_REFUNDED, m.REFUNDED}),
+    m.PAID: frozenset({m.PARTIALLY_FULFILLED, m.FULFILLED, m.PARTIALLY_REFUNDED, m.REFUNDED}),
+    m.PARTIALLY_FULFILLED: frozenset(
+        {m.PARTIALLY_FULFILLED, m.FULFILLED, m.PARTIALLY_REFUNDED, m.REFUNDED}
+    ),
     m.FULFILLED: frozenset({m.PARTIALLY_REFUNDED, m.REFUNDED}),
-    m.PARTIALLY_REFUNDED: frozenset({m.PARTIALLY_REFUNDED, m.REFUNDED}),
+    # A refund of some lines leaves the others to ship.
+    m.PARTIALLY_REFUNDED: frozenset(
+        {m.PARTIALLY_REFUNDED, m.REFUNDED, m.PARTIALLY_FULFILLED, m.FULFILLED}
+    ),
     m.CANCELLED: frozenset(),
     m.REFUNDED: frozenset(),
 }
+# Orders whose money is taken and whose lines may still ship, be cancelled or refunded.
+CAPTURED_STATUSES = (m.PAID, m.PARTIALLY_FULFILLED, m.FULFILLED, m.PARTIALLY_REFUNDED)
 
 SYSTEM = "system"
 
@@ -111,6 +121,16 @@ def order_lines_for_stock(order: m.Order) -> list[Line]:
 Restock = bool | Mapping[str, int]
 
 
+def fresh_lines(dbsession, order: m.Order) -> list[m.OrderLine]:
+    """The order's lines as committed (under its row lock: as no one else can change them)."""
+    return dbsession.scalars(
+        select(m.OrderLine)
+        .where(m.OrderLine.order_id == order.id)
+        .order_by(m.OrderLine.position)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
 def restock_plan(dbsession, order: m.Order, restock: Restock) -> list[tuple[m.OrderLine, int]]:
     """The lines to put back in stock and how many units of each, or ``RestockError``.
 
@@ -119,12 +139,7 @@ def restock_plan(dbsession, order: m.Order, restock: Restock) -> list[tuple[m.Or
     """
     if not restock:
         return []
-    lines = dbsession.scalars(
-        select(m.OrderLine)
-        .where(m.OrderLine.order_id == order.id)
-        .order_by(m.OrderLine.position)
-        .execution_options(populate_existing=True)
-    ).all()
+    lines = fresh_lines(dbsession, order)
     if restock is True:
         return [(line, line.quantity_restockable) for line in lines if line.quantity_restockable]
     plan = []
@@ -153,6 +168,38 @@ def restock_plan(dbsession, order: m.Order, restock: Restock) -> list[tuple[m.Or
                 plan.append((line, units))
                 quantity -= units
     return plan
+
+
+def refund_plan(order: m.Order, units: Mapping[str, int]) -> list[tuple[m.OrderLine, int]]:
+    """The lines ``units`` (``{sku: quantity}``) refunds and how many units of each;
+    ``OrderError`` for a SKU the order lacks, or more units than it sold and has not
+    refunded yet."""
+    for sku, quantity in units.items():
+        sold = sum(line.quantity for line in order.lines if line.sku == sku)
+        name = next((line.name for line in order.lines if line.sku == sku), sku)
+        if sold and not 0 < quantity <= sold:
+            raise OrderError(f"Order {order.number} has {sold} × {name}, not {quantity}.")
+    return units_plan(order, units, lambda line: line.quantity - line.quantity_refunded, "refund")
+
+
+def refund_amount_for(order: m.Order, units: Mapping[str, int], shipping: bool = False) -> Money:
+    """What was charged for ``units`` (``{sku: quantity}``) of ``order`` and, with
+    ``shipping``, for its shipping: each line's price, the tax added on top of it and
+    its share of the order's adjustments (a discount), per unit, rounded half up.
+    Raises ``OrderError`` for what the order did not sell or has refunded already."""
+    if shipping and not order.shipping_method:
+        raise OrderError(f"Order {order.number} has no shipping to refund.")
+    if shipping and order.shipping_refunded:
+        raise OrderError(f"The shipping of order {order.number} was refunded already.")
+    subtotal = order.subtotal_amount or 1
+    adjusted = sum(adj["amount"] for adj in order.adjustments)
+    amount = order.money(order.shipping_amount + order.shipping_tax_amount if shipping else 0)
+    for line, quantity in refund_plan(order, units):
+        # Exact fractions, one rounding: a float could be a cent off.
+        share = Fraction(adjusted * line.total_amount, subtotal)
+        charged = (line.total_amount + line.tax_amount + share) * quantity / line.quantity
+        amount += order.money(math.floor(charged + Fraction(1, 2)))
+    return amount
 
 
 def put_back(hooks, dbsession, plan: list[tuple[m.OrderLine, int]]) -> None:
@@ -223,6 +270,19 @@ def _lock(dbsession, order: m.Order) -> m.Order:
     )
 
 
+def _refund_asked_before(dbsession, order: m.Order, request_key: str | None) -> m.Refund | None:
+    """The refund a request with ``request_key`` already made for ``order``. Call it
+    holding the order's row lock: a request with the same key waits, then finds it."""
+    if not request_key:
+        return None
+    done = dbsession.scalars(
+        select(m.Refund).where(m.Refund.order_id == order.id, m.Refund.request_key == request_key)
+    ).first()
+    if done is not None and done.status == "failed":
+        raise OrderError(f"The refund was refused by the payment provider: {done.last_error}")
+    return done
+
+
 def _record(registry, payment: m.Payment, result) -> None:
     # Committed on its own first: the provider acted, whatever this transaction does.
     ledger.record(registry.db_engine, payment.id, result)
@@ -278,6 +338,62 @@ def _notify_customer(dbsession, event: str, order: m.Order, **details) -> None:
     enqueue(dbsession, event, payload)
 
 
+def units_plan(
+    order: m.Order, units: Mapping[str, int] | None, left, verb: str
+) -> list[tuple[m.OrderLine, int]]:
+    """Which lines ``units`` (``{sku: quantity}``; ``None``: every unit) names, filling
+    the lines of one SKU in order, with ``left(line)`` units of each still open to
+    ``verb``; ``OrderError`` for a SKU the order lacks or more than is left."""
+    if units is None:
+        return [(line, left(line)) for line in order.lines if left(line) > 0]
+    plan = []
+    for sku, quantity in units.items():
+        same = [line for line in order.lines if line.sku == sku]
+        if not same:
+            raise OrderError(f"Order {order.number} has no {sku}.")
+        open_units = sum(left(line) for line in same)
+        if not 0 < quantity <= open_units:
+            raise OrderError(
+                f"Only {open_units} × {same[0].name} of order {order.number} "
+                f"{'is' if open_units == 1 else 'are'} left to {verb}."
+            )
+        for line in same:
+            taken = min(quantity, left(line))
+            if taken:
+                plan.append((line, taken))
+                quantity -= taken
+    return plan
+
+
+def ship_lines(
+    registry,
+    dbsession,
+    order: m.Order,
+    units: Mapping[str, int] | None = None,
+    *,
+    actor: str,
+    reason: str = "shipped",
+) -> list[tuple[m.OrderLine, int]]:
+    """Mark ``units`` (``{sku: quantity}``; ``None``: all that is left) shipped,
+    capturing first if the shop captures on fulfilment. The order is
+    ``partially_fulfilled`` until every line has shipped or been cancelled."""
+    order = _lock(dbsession, order)
+    if order.status == m.AUTHORIZED:
+        capture(registry, dbsession, order, actor=actor, reason="captured on fulfilment")
+    if order.status not in (m.PAID, m.PARTIALLY_FULFILLED, m.PARTIALLY_REFUNDED):
+        raise OrderError(f"Order {order.number} is {order.status}: there is nothing to ship.")
+    fresh_lines(dbsession, order)
+    plan = units_plan(order, units, lambda line: line.quantity_to_ship, "ship")
+    if not plan:
+        raise OrderError(f"Every line of order {order.number} has shipped already.")
+    for line, quantity in plan:
+        line.quantity_shipped += quantity
+    done = all(line.quantity_to_ship == 0 for line in order.lines)
+    new = m.FULFILLED if done else m.PARTIALLY_FULFILLED
+    change_status(order, new, hooks=registry.hooks, actor=actor, reason=reason)
+    return plan
+
+
 def fulfil(
     registry,
     dbsession,
@@ -288,14 +404,9 @@ def fulfil(
     tracking_number: str = "",
     tracking_url: str = "",
 ) -> None:
-    """Mark the order shipped (capturing first if the shop captures on fulfilment) and
-    tell the customer, with the tracking number when there is one."""
-    order = _lock(dbsession, order)
-    if order.status == m.AUTHORIZED:
-        capture(registry, dbsession, order, actor=actor, reason="captured on fulfilment")
-    if order.status != m.PAID:
-        raise OrderError(f"Order {order.number} is {order.status}: only paid orders ship.")
-    change_status(order, m.FULFILLED, hooks=registry.hooks, actor=actor, reason=reason)
+    """Ship everything left of the order in one parcel and tell the customer, with the
+    tracking number when there is one."""
+    ship_lines(registry, dbsession, order, None, actor=actor, reason=reason)
     _notify_customer(
         dbsession,
         "order.shipped",
@@ -303,6 +414,55 @@ def fulfil(
         tracking_number=tracking_number,
         tracking_url=tracking_url,
     )
+
+
+def cancel_lines(
+    registry,
+    dbsession,
+    order: m.Order,
+    units: Mapping[str, int],
+    *,
+    actor: str,
+    reason: str = "",
+    request_key: str | None = None,
+) -> m.Refund:
+    """Cancel ``units`` (``{sku: quantity}``) of a paid order before they ship: they go
+    back in stock and what was charged for them is refunded (with the shipping, once
+    nothing is left to ship and nothing shipped). ``mercato_order_changed`` follows."""
+    order = _lock(dbsession, order)
+    done = _refund_asked_before(dbsession, order, request_key)
+    if done is not None:
+        return done  # a repeated request: its lines were cancelled the first time
+    if order.status == m.AUTHORIZED:
+        raise OrderError(
+            f"Order {order.number} is authorized, not paid: capture it first, or cancel it whole."
+        )
+    if order.status not in CAPTURED_STATUSES:
+        raise OrderError(f"Order {order.number} is {order.status}: there is nothing to cancel.")
+    fresh_lines(dbsession, order)
+    plan = units_plan(order, units, lambda line: line.quantity_to_ship, "cancel")
+    for line, quantity in plan:
+        line.quantity_cancelled += quantity
+    nothing_ships = all(
+        line.quantity_shipped == 0 and line.quantity_to_ship == 0 for line in order.lines
+    )
+    refunded = refund(
+        registry,
+        dbsession,
+        order,
+        refund_amount_for(order, units, shipping=nothing_ships and bool(order.shipping_method)),
+        actor=actor,
+        reason=reason or "lines cancelled",
+        restock=dict(units),
+        lines=units,
+        shipping=nothing_ships and bool(order.shipping_method),
+        request_key=request_key,
+    )
+    registry.hooks.mercato_order_changed(
+        order=order,
+        change={"kind": "lines_cancelled", "lines": dict(units), "refund": refunded},
+    )
+    return refunded
 
 
 def refund(
@@ -314,9 +474,18 @@ def refund(
     actor: str,
     reason: str = "",
     restock: Restock = False,
+    lines: Mapping[str, int] | None = None,
+    shipping: bool = False,
+    request_key: str | None = None,
 ) -> m.Refund:
     """Refund ``amount`` (all or part) of what was captured for ``order``, and put back
     in stock what ``restock`` names (see ``Restock``).
+
+    A refund that names its ``lines`` (``{sku: quantity}``) and/or the ``shipping``
+    gives back at most what was charged for them (``refund_amount_for``) and counts
+    them as refunded, so no unit and no shipping is refunded twice. A refund asked again
+    with the same ``request_key`` (a double click, a retried request) is the first one,
+    returned as it is: nothing is refunded twice.
 
     Refuses more than was captured and not yet refunded, counting refunds in flight:
     the check and the refund row are committed together under the payment's row lock,
@@ -330,12 +499,24 @@ def refund(
     if amount.amount <= 0:
         raise OrderError("A refund must be more than zero.")
     order = _lock(dbsession, order)
-    if order.status not in (m.PAID, m.FULFILLED, m.PARTIALLY_REFUNDED):
+    done = _refund_asked_before(dbsession, order, request_key)
+    if done is not None:
+        return done
+    if order.status not in CAPTURED_STATUSES:
         raise OrderError(f"Order {order.number} is {order.status}: there is nothing to refund.")
     payment = next((p for p in order.payments if p.status == m.PAYMENT_CAPTURED), None)
     if payment is None:
         raise OrderError(f"Order {order.number} has no captured payment to refund.")
     plan = restock_plan(dbsession, order, restock)
+    fresh_lines(dbsession, order)  # what another refund counted meanwhile
+    refunded = refund_plan(order, lines or {})
+    if lines or shipping:
+        charged = refund_amount_for(order, lines or {}, shipping)
+        if amount > charged:
+            raise OrderError(
+                f"Cannot refund {amount.format()}: {charged.format()} was charged for "
+                "what this refund names."
+            )
 
     with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
         locked = session.get(m.Payment, payment.id, with_for_update=True)
@@ -357,6 +538,7 @@ def refund(
             amount=amount.amount,
             actor=actor,
             reason=reason,
+            request_key=request_key or None,
         )
         session.add(row)
         session.flush()
@@ -377,10 +559,14 @@ def refund(
         raise OrderError(f"The refund was refused by the payment provider: {row.last_error}")
 
     order.amount_refunded += amount.amount
+    for line, units in refunded:
+        line.quantity_refunded += units
+    order.shipping_refunded = order.shipping_refunded or shipping
     new = m.REFUNDED if order.amount_refunded >= order.amount_captured else m.PARTIALLY_REFUNDED
     change_status(order, new, hooks=registry.hooks, actor=actor, reason=reason or "refund")
     put_back(registry.hooks, dbsession, plan)
     _notify_customer(dbsession, "order.refunded", order, amount=amount.to_json())
+    registry.hooks.mercato_order_refunded(order=order, refund=row)
     return row
 
 
@@ -389,3 +575,5 @@ cancel_order = cancel
 capture_order = capture
 fulfil_order = fulfil
 refund_order = refund
+ship_order_lines = ship_lines
+cancel_order_lines = cancel_lines

@@ -28,7 +28,8 @@ from mercato.db import sqlalchemy_url
 # What a plugin author's tests look at, beside the fixtures: which plugins load, what
 # each implements, where their migrations are found.
 from mercato.ops.migrate import enabled_locations as migration_locations  # noqa: F401
-from mercato.plugins import describe, discover, make_plugin_manager  # noqa: F401
+from mercato.ops.plugins import describe  # noqa: F401
+from mercato.plugins import discover, make_plugin_manager  # noqa: F401
 from mercato.settings import resolve_settings
 
 from .accounts import *  # noqa: F403 (customer_user, staff_user, admin_user, login, …)

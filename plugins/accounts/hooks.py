@@ -24,9 +24,20 @@ def mercato_cli(subparsers):
     cli.add_commands(subparsers)
 
 
+# The slots the accounts plugin fills, each with its template: the log in / account
+# links of the header, and the navigation between the account's pages (the storefront's
+# order pages show it too).
+SLOT_TEMPLATES = {
+    "header_account": "accounts/_header_links.jinja2",
+    "account_nav": "accounts/_nav.jinja2",
+}
+
+
 @hookimpl
 def mercato_render_slot(request, name, context):
-    if name != "header_account":
+    template = SLOT_TEMPLATES.get(name)
+    if template is None:
         return None
+    value = {"current": context.get("current")}
     # The template is autoescaped: its output is HTML built from escaped values.
-    return Markup(render("accounts/_header_links.jinja2", {}, request=request))  # noqa: S704
+    return Markup(render(template, value, request=request))  # noqa: S704

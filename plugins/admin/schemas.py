@@ -4,6 +4,7 @@ Forms go through ``mercato.validate_form(schema, request.params)``: an empty fie
 counts as not filled in, so every optional node has a ``missing`` value.
 """
 
+import re
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -115,36 +116,96 @@ class FulfilForm(colander.MappingSchema):
     )
 
 
+# The one-time key a form carries (``request_key``): the same key posted twice (a
+# double click, a resubmitted page) is one refund. Printable ASCII, as the kernel keeps
+# at most 64 characters of it.
+REQUEST_KEY = re.compile(r"[!-~]{1,64}\Z")
+
+
+def _request_key():
+    return colander.SchemaNode(
+        colander.String(),
+        name="request_key",
+        missing="",
+        validator=colander.Regex(
+            REQUEST_KEY, "This form is out of date: reload the page and try again."
+        ),
+    )
+
+
 class RefundForm(colander.MappingSchema):
-    # Read into Money by the view, in the order's currency.
+    """A refund by parts (units of each line, the shipping: the amount is computed and
+    may be lowered) or by amount. ``mercato_admin.refunds`` reads it."""
+
+    # Read into Money by the view, in the order's currency; empty: the computed amount.
     amount = colander.SchemaNode(
         colander.String(),
         title="Amount",
         preparer=_strip,
         validator=colander.Length(max=30),
-        missing_msg="Enter the amount to refund, such as 12.50.",
+        missing="",
     )
     reason = _text("Reason", 500)
+    restock = colander.SchemaNode(
+        colander.Boolean(), title="Put the refunded units back in stock", missing=False
+    )
+    request_key = _request_key()
 
-    def __init__(self, lines=(), **kw):
+    def __init__(self, lines=(), shipping=False, **kw):
         super().__init__(**kw)
-        # How many units of each of the order's lines go back in stock (0: none). What
-        # is left to put back is the service's to check, under the order's lock.
+        if shipping:
+            self.add(colander.SchemaNode(colander.Boolean(), name="shipping", missing=False))
         for line in lines:
-            self.add(
-                colander.SchemaNode(
-                    colander.Int(),
-                    name=restock_field(line),
-                    title=f"{line.name} back in stock",
-                    missing=0,
-                    validator=colander.Range(min=0, min_err="Put back 0 or more."),
-                )
-            )
+            # How many units of the line are refunded, and how many go back in stock
+            # (0: none). What the order holds is the kernel's to check.
+            self.add(_units(refund_field(line), f"{line.name} refunded", "Refund"))
+            self.add(_units(restock_field(line), f"{line.name} back in stock", "Put back"))
+
+
+def _units(name: str, title: str, verb: str):
+    return colander.SchemaNode(
+        colander.Int(),
+        name=name,
+        title=title,
+        missing=0,
+        validator=colander.Range(min=0, min_err=f"{verb} 0 or more."),
+    )
+
+
+def refund_field(line) -> str:
+    """The refund form's field for how many units of ``line`` are refunded."""
+    return f"refund-{line.position}"
 
 
 def restock_field(line) -> str:
     """The refund form's field for how many units of ``line`` go back in stock."""
     return f"restock-{line.position}"
+
+
+# Field names the refund form makes per line or for the shipping: one the order's form
+# did not make (a line of another order, a page out of date) refuses the whole post.
+PER_ORDER_FIELD = re.compile(r"^(?:refund-|restock-|shipping$)")
+
+
+class CancelLinesForm(colander.MappingSchema):
+    """Units not shipped yet that will not ship: how many of each line, and why."""
+
+    reason = _text("Reason", 500)
+    request_key = _request_key()
+
+    def __init__(self, lines=(), **kw):
+        super().__init__(**kw)
+        for line in lines:
+            self.add(_units(cancel_field(line), f"{line.name} cancelled", "Cancel"))
+
+
+def cancel_field(line) -> str:
+    """The cancel form's field for how many units of ``line`` will not ship."""
+    return f"cancel-{line.position}"
+
+
+# The cancel form's per-line fields (see ``PER_ORDER_FIELD``).
+CANCEL_LINE_FIELD = re.compile(r"^cancel-")
 
 
 class InviteForm(colander.MappingSchema):

@@ -22,6 +22,7 @@ from mercato import (
     AUTHORIZED,
     FULFILLED,
     PAID,
+    PARTIALLY_FULFILLED,
     PARTIALLY_REFUNDED,
     REFUNDED,
     EmailTaken,
@@ -31,6 +32,7 @@ from mercato import (
     User,
     actor_of,
     cancel_order,
+    cancel_order_lines,
     capture_order,
     create_user,
     enqueue,
@@ -58,7 +60,7 @@ NO_INVITATIONS = (
     "a password from the link. Give the person an account the way your shop signs staff in."
 )
 # Orders that count as sales: the money is held or taken (refunds are subtracted).
-SALE_STATUSES = (AUTHORIZED, PAID, FULFILLED, PARTIALLY_REFUNDED, REFUNDED)
+SALE_STATUSES = (AUTHORIZED, PAID, PARTIALLY_FULFILLED, FULFILLED, PARTIALLY_REFUNDED, REFUNDED)
 STAFF_PATHS = ("/admin/", "/api/staff/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 AUDITED = "_mercato_admin_audited"
@@ -133,6 +135,11 @@ def audit(
     request.dbsession.flush()
     setattr(request, AUDITED, True)
     return entry
+
+
+def changed_nothing(request) -> None:
+    """This POST changed nothing (the refund form's "Calculate"): no audit entry."""
+    setattr(request, AUDITED, True)
 
 
 def audit_tween_factory(handler, registry):
@@ -460,8 +467,75 @@ def fulfil(request, order: Order, tracking_number: str, tracking_url: str) -> No
     )
 
 
-def refund(request, order: Order, amount: Money, reason: str, restock: dict[str, int]) -> None:
-    """Refund ``amount`` and put ``restock`` (``{sku: units}``) back in stock."""
+def replayed(request, order: Order, request_key: str) -> Refund | None:
+    """The refund a form with this one-time ``request_key`` already made (a double
+    click, a page submitted again), or None.
+
+    Looked up under the order's row lock, held to the end of the request: a second
+    post of the same form waits for the first to commit, then finds its refund here
+    before reading anything the first one changed (what is left to ship or refund)."""
+    request.dbsession.get(
+        Order, order.id, with_for_update={"key_share": True}, populate_existing=True
+    )
+    return request.dbsession.scalars(
+        select(Refund).where(
+            Refund.order_id == order.id,
+            Refund.request_key == request_key,
+            Refund.status != "failed",  # the kernel says why it failed, if asked again
+        )
+    ).first()
+
+
+def _units_text(units: dict[str, int]) -> str:
+    return ", ".join(f"{n} × {sku}" for sku, n in units.items())
+
+
+def cancel_lines(
+    request, order: Order, units: dict[str, int], reason: str, request_key: str | None
+) -> Refund:
+    """Cancel ``units`` (``{sku: units}``) not shipped yet: back in stock, and what the
+    customer paid for them refunded (the kernel's ``cancel_order_lines``)."""
+    shipping_kept = not order.shipping_refunded
+    refund = cancel_order_lines(
+        request.registry,
+        request.dbsession,
+        order,
+        units,
+        actor=actor_of(request),
+        reason=reason or "cancelled by staff before shipping",
+        request_key=request_key,
+    )
+    amount = order.money(refund.amount)
+    audit(
+        request,
+        "order.cancel_lines",
+        object_type="order",
+        object_id=order.number,
+        summary=f"Cancelled {_units_text(units)} before shipping, "
+        f"refunded {amount.format(locale_of(request))}"
+        + (" with the shipping" if shipping_kept and order.shipping_refunded else "")
+        + (f" ({reason})" if reason else ""),
+        details={
+            "lines": units,
+            "amount": amount.to_json(),
+            "reason": reason,
+            "refund_id": refund.id,
+        },
+    )
+    return refund
+
+
+def refund(
+    request,
+    order: Order,
+    amount: Money,
+    reason: str,
+    restock: dict[str, int],
+    parts,
+    request_key: str | None = None,
+):
+    """Refund ``amount`` for ``parts`` (``mercato_admin.refunds.Parts``: the units and
+    shipping named, if any) and put ``restock`` (``{sku: units}``) back in stock."""
     refund_order(
         request.registry,
         request.dbsession,
@@ -470,17 +544,30 @@ def refund(request, order: Order, amount: Money, reason: str, restock: dict[str,
         actor=actor_of(request),
         reason=reason,
         restock=restock,
+        lines=parts.units,
+        shipping=parts.shipping,
+        request_key=request_key,
     )
     summary = f"Refunded {amount.format(locale_of(request))}"
+    named = [_units_text(parts.units)] if parts.units else []
+    named += ["the shipping"] if parts.shipping else []
+    if named:
+        summary += " for " + ", ".join(named)
     if restock:
-        summary += ", back in stock: " + ", ".join(f"{n} × {sku}" for sku, n in restock.items())
+        summary += ", back in stock: " + _units_text(restock)
     audit(
         request,
         "order.refund",
         object_type="order",
         object_id=order.number,
         summary=summary + (f" ({reason})" if reason else ""),
-        details={"amount": amount.to_json(), "reason": reason, "restock": restock},
+        details={
+            "amount": amount.to_json(),
+            "reason": reason,
+            "restock": restock,
+            "lines": parts.units,
+            "shipping": parts.shipping,
+        },
     )
 
 

@@ -8,7 +8,9 @@ way ``tm.commit_veto`` aborts the transaction and nothing half-done is kept. Pag
 are ``no-store``: they hold customers' personal data.
 """
 
+import secrets
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from markupsafe import escape
 from pyramid.httpexceptions import HTTPNotFound, HTTPSeeOther
@@ -21,38 +23,44 @@ from mercato import (
     CANCELLED,
     FULFILLED,
     PAID,
+    PARTIALLY_FULFILLED,
     PARTIALLY_REFUNDED,
     REFUNDED,
     ROLES,
-    Money,
     Order,
     OrderError,
     OutboxError,
     RestockError,
     User,
+    country_name,
     describe,
     kept_values,
     mask,
     order_by_number,
     outbox_counts,
     outbox_entries,
+    region_name,
     retry_delivery,
     safe_next,
     secret_setting_names,
 )
 from mercato import validate_form as validate
 
-from . import schemas, services
+from . import refunds, schemas, services
 
 ACCESS = "admin.access"
 ORDERS = "orders.manage"
 STAFF = "staff.manage"
 PRIVATE = (0, {"no_store": True, "private": True})
 
+# Orders whose money is taken: they may be refunded, and their lines still to ship
+# cancelled (an authorized one is captured first, or cancelled whole).
+CAPTURED = (PAID, PARTIALLY_FULFILLED, FULFILLED, PARTIALLY_REFUNDED)
 STATUS_LABELS = {
     AWAITING_PAYMENT: "Awaiting payment",
     AUTHORIZED: "Authorized",
     PAID: "Paid",
+    PARTIALLY_FULFILLED: "Partially shipped",
     FULFILLED: "Shipped",
     CANCELLED: "Cancelled",
     PARTIALLY_REFUNDED: "Partly refunded",
@@ -169,15 +177,58 @@ def _order(request) -> Order:
     return order
 
 
+def percent(rate) -> str:
+    """``"0.19"`` → ``"19%"``, ``"0.0725"`` → ``"7.25%"``."""
+    shown = format(Decimal(rate) * 100, "f")
+    if "." in shown:
+        shown = shown.rstrip("0").rstrip(".")
+    return f"{shown}%"
+
+
+def totals_rows(order: Order) -> list[dict]:
+    """``order.summary()`` with the words staff read: the shipping method's name, each
+    tax line's rate and whether the prices include it."""
+    rows = []
+    for row in order.summary():
+        label = row["label"]
+        if row["kind"] == "shipping":
+            label = f"Shipping: {label}"
+        elif row["kind"] == "tax":
+            rate = percent(row["rate"])
+            # Rates are often named with their rate already ("VAT 20%"): not twice.
+            label = label if label.endswith(rate) else f"{label} {rate}"
+            label += " (included)" if row["included"] else ""
+        rows.append({**row, "label": label})
+    return rows
+
+
+def _address(title: str, address: dict) -> dict:
+    country = address.get("country", "")
+    region = address.get("region", "")
+    return {
+        "title": title,
+        "address": address,
+        "country": country_name(country),
+        "region": region_name(country, region) if region else "",
+    }
+
+
 def _order_page(request, order: Order, *, status: int = 200, **form_state) -> dict:
     request.response.status_int = status
     db = request.dbsession
-    refunds = services.refunds_of(db, order)
-    actors = [c.actor for c in order.history] + [r.actor for r in refunds]
+    refunds_done = services.refunds_of(db, order)
+    actors = [c.actor for c in order.history] + [r.actor for r in refunds_done]
+    to_ship = any(line.quantity_to_ship for line in order.lines)
     return {
         "order": order,
-        "refunds": refunds,
-        "refundable": services.refundable(order, refunds),
+        "totals": totals_rows(order),
+        "addresses": [
+            _address("Ship to", order.shipping_address),
+            _address("Bill to", order.billing_address),
+        ],
+        "shipping_charged": order.money(order.shipping_amount + order.shipping_tax_amount),
+        "refunds": refunds_done,
+        "refundable": services.refundable(order, refunds_done),
         "actors": services.actor_labels(db, actors),
         "audit": services.audit_of(db, "order", order.number),
         "customer": db.get(User, order.customer_id) if order.customer_id else None,
@@ -185,10 +236,17 @@ def _order_page(request, order: Order, *, status: int = 200, **form_state) -> di
         "can": {
             "capture": order.status == AUTHORIZED,
             "cancel": order.status in (AWAITING_PAYMENT, AUTHORIZED),
-            "fulfil": order.status in (AUTHORIZED, PAID),
-            "refund": order.status in (PAID, FULFILLED, PARTIALLY_REFUNDED),
+            "fulfil": to_ship and order.status in (AUTHORIZED, *CAPTURED),
+            "cancel_lines": to_ship and order.status in CAPTURED,
+            "refund": order.status in CAPTURED,
         },
+        # A new one-time key per form each time the page is shown: posting the same
+        # form twice refunds once (see ``_replayed``).
+        "nonces": {form: secrets.token_urlsafe(16) for form in ("refund", "cancel_lines")},
+        "refund_field": schemas.refund_field,
         "restock_field": schemas.restock_field,
+        "cancel_field": schemas.cancel_field,
+        "calculated": form_state.get("calculated"),
         "values": form_state.get("values", {}),
         "errors": form_state.get("errors", {}),
         "refused": form_state.get("refused", {}),
@@ -287,35 +345,132 @@ def order_fulfil(request):
     http_cache=PRIVATE,
 )
 def order_refund(request):
+    """A refund by parts or by amount (``mercato_admin.refunds``); the "Calculate"
+    button shows what the chosen parts come to and refunds nothing."""
     order = _order(request)
-    schema = schemas.RefundForm(order.lines)
+    schema = schemas.RefundForm(order.lines, shipping=bool(order.shipping_method))
+    kept = {"refund": kept_values(request.POST, schema)}
+    if foreign := refunds.foreign_fields(request.POST, {n.name for n in schema.children}):
+        message = (
+            f"The refund form of order {order.number} has no {', '.join(foreign)}: "
+            "reload the page and try again. Nothing was refunded."
+        )
+        return _order_page(request, order, status=400, values=kept, refused={"refund": message})
     values, errors = validate(schema, request.POST)
-    amount = None
-    if values is not None:
-        try:
-            amount = Money.parse(values["amount"], order.currency)
-        except ValueError:
-            errors = {"amount": f"Write the amount in {order.currency}, such as 12.50."}
     if errors:
         return _form_failed(request, order, "refund", schema, errors)
-    restock = {}
-    for line in order.lines:
-        if units := values[schemas.restock_field(line)]:
-            restock[line.sku] = restock.get(line.sku, 0) + units
+    if done := _replayed(request, order, values["request_key"]):
+        return done
+    try:
+        parts = refunds.parts_of(order, values)
+        if "calculate" in request.POST:
+            if parts.computed is None:
+                message = "Choose units to refund (or the shipping) to see what they come to."
+                return _order_page(
+                    request, order, status=400, values=kept, refused={"refund": message}
+                )
+            services.changed_nothing(request)
+            return _order_page(request, order, values=kept, calculated=parts.computed)
+        amount = refunds.amount_of(order, values, parts)
+        restock = refunds.restock_of(order, values, parts)
+    except refunds.RefundFormError as exc:
+        return _form_failed(request, order, "refund", schema, exc.errors)
 
     try:
-        services.refund(request, order, amount, values["reason"], restock)
-    except RestockError as exc:
-        # More than is left to put back: the form again, the message at its line.
-        line = next(line for line in order.lines if line.sku == exc.sku)
-        return _form_failed(
-            request, order, "refund", schema, {schemas.restock_field(line): str(exc)}
+        services.refund(
+            request, order, amount, values["reason"], restock, parts, values["request_key"] or None
         )
+    except RestockError as exc:
+        # More than is left to put back: the form again, the message at its line (or at
+        # the box that asked to put the refunded units back).
+        line = next(line for line in order.lines if line.sku == exc.sku)
+        name = "restock" if values["restock"] else schemas.restock_field(line)
+        return _form_failed(request, order, "refund", schema, {name: str(exc)})
     except OrderError as exc:
-        return _order_page(request, order, status=409, refused={"refund": str(exc)})
+        return _order_page(request, order, status=409, values=kept, refused={"refund": str(exc)})
     locale = services.locale_of(request)
     request.session.flash(f"{amount.format(locale)} refunded for order {order.number}.")
     return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+
+
+def _replayed(request, order: Order, request_key: str):
+    """The order's page again when this form's one-time key already refunded (a double
+    click, a resubmitted page): nothing is done twice, and nothing is logged."""
+    if not request_key:
+        return None
+    done = services.replayed(request, order, request_key)
+    if done is None:
+        return None
+    services.changed_nothing(request)
+    amount = order.money(done.amount).format(services.locale_of(request))
+    request.session.flash(f"Already done: {amount} was refunded for order {order.number}.")
+    return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+
+
+@view_config(
+    route_name="admin_order_cancel_lines",
+    permission=ORDERS,
+    request_method="POST",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_cancel_lines(request):
+    """Cancel units not shipped yet (``mercato.cancel_order_lines``): back in stock,
+    and what the customer paid for them refunded."""
+    order = _order(request)
+    schema = schemas.CancelLinesForm(order.lines)
+    kept = {"cancel_lines": kept_values(request.POST, schema)}
+    fields = {node.name for node in schema.children}
+    if foreign := refunds.foreign_fields(request.POST, fields, schemas.CANCEL_LINE_FIELD):
+        message = (
+            f"Order {order.number} has no {', '.join(foreign)}: reload the page and try "
+            "again. Nothing was cancelled."
+        )
+        return _order_page(
+            request, order, status=400, values=kept, refused={"cancel_lines": message}
+        )
+    values, errors = validate(schema, request.POST)
+    if errors:
+        return _form_failed(request, order, "cancel_lines", schema, errors)
+    if done := _replayed(request, order, values["request_key"]):
+        return done
+    units: dict[str, int] = {}
+    for line in order.lines:
+        if count := values[schemas.cancel_field(line)]:
+            units[line.sku] = units.get(line.sku, 0) + count
+    if not units:
+        message = "Say how many units of which line will not ship."
+        return _order_page(
+            request, order, status=400, values=kept, refused={"cancel_lines": message}
+        )
+    try:
+        refund = services.cancel_lines(
+            request, order, units, values["reason"], values["request_key"] or None
+        )
+    except OrderError as exc:
+        # More than a line has left to ship: the message next to that line; the
+        # order's state (not paid, nothing left): on top of the form.
+        over = None
+        if order.status in CAPTURED:
+            over = next((line for line in order.lines if _over(line, units)), None)
+        if over is not None:
+            errors = {schemas.cancel_field(over): str(exc)}
+            return _form_failed(request, order, "cancel_lines", schema, errors)
+        return _order_page(
+            request, order, status=409, values=kept, refused={"cancel_lines": str(exc)}
+        )
+    amount = order.money(refund.amount).format(services.locale_of(request))
+    cancelled = ", ".join(f"{n} × {sku}" for sku, n in units.items())
+    request.session.flash(
+        f"Cancelled {cancelled} of order {order.number}: back in stock, {amount} refunded."
+    )
+    return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+
+
+def _over(line, units: dict[str, int]) -> bool:
+    """Whether ``units`` asks more of ``line``'s SKU than its lines have left to ship."""
+    same = [other for other in line.order.lines if other.sku == line.sku]
+    return line is same[0] and units.get(line.sku, 0) > sum(o.quantity_to_ship for o in same)
 
 
 # ---------------------------------------------------------------------------

@@ -6,10 +6,14 @@ pages are not there."""
 def includeme(config):
     config.add_route("api_checkout", "/api/checkout")
     config.add_route("api_checkout_address", "/api/checkout/address")
+    config.add_route("api_checkout_shipping", "/api/checkout/shipping")
     config.add_route("api_checkout_orders", "/api/checkout/orders")
     config.add_route("api_order_link", "/api/orders/{token}")
     config.add_route("api_orders_history", "/api/account/orders")
+    config.add_route("api_staff_order", "/api/staff/orders/{number}")
     config.add_route("api_order_refunds", "/api/staff/orders/{number}/refunds")
     config.add_route("api_order_fulfilment", "/api/staff/orders/{number}/fulfilment")
     config.add_route("api_order_cancellation", "/api/staff/orders/{number}/cancellation")
+    # Units of a paid order that will not ship (the above cancels an unpaid order whole).
+    config.add_route("api_order_line_cancellations", "/api/staff/orders/{number}/cancellations")
     config.scan(".views")

@@ -77,12 +77,14 @@ class CartLine:
 
 @dataclass
 class CartView:
-    """A priced cart: lines, adjustments in plugin order, totals."""
+    """A priced cart: lines, adjustments in plugin order, totals, and the rows under
+    the lines as every page shows them (``PricedLines.summary()``)."""
 
     lines: list[CartLine]
     adjustments: list[Adjustment]
     subtotal: Money
     total: Money
+    summary: list[dict] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -121,6 +123,7 @@ class ShopperCart:
         self._changed: list[StoredCart] = []
         self._hooked_txn = None
         self._stock: dict[str, int | None] = {}
+        self._names: dict[str, str] = {}
         self._prices: dict[tuple[str, int], Money | None] = {}
         self._cookie_renewed = False
 
@@ -209,6 +212,7 @@ class ShopperCart:
         # Described first: a catalog that reads all the SKUs at once then answers the
         # per-SKU price and stock hooks below from what it read.
         details = describe_skus(self.request, [line.sku for line in stored])
+        self._names.update((sku, d.name) for sku, d in details.items() if d.name)
         priced = price_lines(
             PricesSeen(self.request.hooks, self._prices),
             [Line(sku=line.sku, quantity=line.quantity) for line in stored],
@@ -237,7 +241,7 @@ class ShopperCart:
                 if shown.available is not None and line.quantity > shown.available:
                     shown.problems.append(_short_of_stock(shown.available))
             lines.append(shown)
-        return CartView(lines, priced.adjustments, priced.subtotal, priced.total)
+        return CartView(lines, priced.adjustments, priced.subtotal, priced.total, priced.summary())
 
     # -- changing -------------------------------------------------------------------
 
@@ -258,7 +262,7 @@ class ShopperCart:
             )
         if wanted > self.max_per_line:
             raise CartError(
-                f"You can have at most {self.max_per_line} of one item in your cart"
+                f"You can have at most {self.max_per_line} of {self.name_of(sku)} in your cart"
                 + (f" (you already have {current})." if current else "."),
                 409,
             )
@@ -268,14 +272,14 @@ class ShopperCart:
     def set_quantity(self, sku: str, quantity: int) -> None:
         """Set a line's quantity; 0 removes it."""
         if self.stored.line(sku) is None:
-            raise CartError(f"“{sku}” is not in your cart.", 404)
+            raise CartError(f"{self.name_of(sku)} is not in your cart.", 404)
         if quantity == 0:
             self.remove(sku)
             return
         price = self._unit_price(sku, quantity)
         if price is None:
             raise CartError(
-                f"“{sku}” is no longer available, so its quantity cannot change. "
+                f"{self.name_of(sku)} is no longer available, so its quantity cannot change. "
                 "Remove it from your cart.",
                 409,
             )
@@ -284,7 +288,7 @@ class ShopperCart:
 
     def remove(self, sku: str) -> None:
         if self.stored.line(sku) is None:
-            raise CartError(f"“{sku}” is not in your cart.", 404)
+            raise CartError(f"{self.name_of(sku)} is not in your cart.", 404)
         self._change(["remove", sku])
 
     def clear(self) -> None:
@@ -297,10 +301,12 @@ class ShopperCart:
         if stock is None:
             return self.max_per_line
         if wanted > stock:
+            name = self.name_of(sku)
             if stock <= 0:
-                raise CartError(f"Sorry, “{sku}” is sold out.", 409)
+                raise CartError(f"Sorry, {name} is sold out.", 409)
             held = f" and you already have {current} in your cart" if current else ""
-            raise CartError(f"Only {stock} of “{sku}” are available{held}.", 409)
+            verb = "is" if stock == 1 else "are"
+            raise CartError(f"Only {stock} of {name} {verb} available{held}.", 409)
         return min(self.max_per_line, stock)
 
     def _change(self, op: list) -> None:
@@ -348,19 +354,21 @@ class ShopperCart:
         customer = self.store.load(customer_id)
         ops, notes = [], []
         held = len(customer.lines)
+        self._describe(line.sku for line in guest.lines)
         for line in guest.lines:
+            name = self.name_of(line.sku)
             new_line = customer.quantity(line.sku) == 0
             if new_line and held >= self.max_lines:
-                notes.append(f"Your cart is full, so “{line.sku}” was not added.")
+                notes.append(f"Your cart is full, so {name} was not added.")
                 continue
             stock = self.stock_level(line.sku)
             cap = self.max_per_line if stock is None else min(self.max_per_line, stock)
             if cap <= 0:
                 # Leaves a saved line alone: the cart page tells the shopper it sold out.
-                notes.append(f"“{line.sku}” is sold out, so it was not kept in your cart.")
+                notes.append(f"{name} is sold out, so it was not kept in your cart.")
                 continue
             if customer.quantity(line.sku) + line.quantity > cap:
-                notes.append(f"Only {cap} of “{line.sku}” could be kept in your cart.")
+                notes.append(f"Only {cap} of {name} could be kept in your cart.")
             ops.append(["add", line.sku, line.quantity, cap, price_text(line.price)])
             held += new_line
         if ops:
@@ -389,6 +397,20 @@ class ShopperCart:
             log.exception("could not empty cart %s after checkout", cart_id)
 
     # -- hooks ------------------------------------------------------------------------
+
+    def name_of(self, sku: str) -> str:
+        """How messages name an item: the seller plugin's name for it (shoppers never
+        see SKUs as labels), or its SKU in quotes when no plugin describes it."""
+        if sku not in self._names:
+            self._describe([sku])
+        return self._names.get(sku) or f"“{sku}”"
+
+    def _describe(self, skus) -> None:
+        wanted = [sku for sku in skus if sku not in self._names]
+        details = describe_skus(self.request, wanted) if wanted else {}
+        for sku in wanted:
+            described = details.get(sku)
+            self._names[sku] = described.name if described else ""
 
     def _unit_price(self, sku: str, quantity: int) -> Money | None:
         return PricesSeen(self.request.hooks, self._prices).mercato_unit_price(

@@ -38,9 +38,7 @@ def add_to_cart_form(request, context: dict) -> Markup | None:
     values = {
         "sku": sku,
         "sold_out": stock is not None and stock <= 0,
-        "max_quantity": request.cart.max_per_line
-        if stock is None
-        else max(1, min(stock, request.cart.max_per_line)),
+        "max_quantity": request.cart.max_per_line,
     }
     # The template is autoescaped: its output is HTML built from escaped values.
     return Markup(render("cart/add_to_cart.jinja2", values, request=request))  # noqa: S704

@@ -94,7 +94,7 @@ def cart_page(request):
 def cart_add(request):
     sku, quantity = _line(request, request.POST, min_quantity=1, default_quantity=1)
     request.cart.add(sku, quantity)
-    request.session.flash(f"Added {quantity} × {sku} to your cart.")
+    request.session.flash(f"Added {quantity} × {request.cart.name_of(sku)} to your cart.")
     return HTTPSeeOther(location=request.route_path("cart"))
 
 
@@ -102,8 +102,9 @@ def cart_add(request):
 def cart_update(request):
     sku, quantity = _line(request, request.POST, min_quantity=0)
     request.cart.set_quantity(sku, quantity)
+    name = request.cart.name_of(sku)
     request.session.flash(
-        f"{sku}: quantity set to {quantity}." if quantity else f"Removed {sku} from your cart."
+        f"{name}: quantity set to {quantity}." if quantity else f"Removed {name} from your cart."
     )
     return HTTPSeeOther(location=request.route_path("cart"))
 
@@ -115,7 +116,7 @@ def cart_remove(request):
     except colander.Invalid as exc:
         raise CartError(exc.msg, 400) from None
     request.cart.remove(sku)
-    request.session.flash(f"Removed {sku} from your cart.")
+    request.session.flash(f"Removed {request.cart.name_of(sku)} from your cart.")
     return HTTPSeeOther(location=request.route_path("cart"))
 
 

@@ -27,15 +27,19 @@ from .views import slug_from_path
 FORM_OVERHEAD = 64 * 1024
 
 
+def require_security_policy(request) -> None:
+    # Without a security policy Pyramid allows every permission; staff pages and the
+    # staff API fail closed instead of being open to anyone.
+    if request.registry.queryUtility(ISecurityPolicy) is None:
+        raise HTTPForbidden()
+
+
 def require_staff_pages(request) -> None:
     # The staff pages extend the admin's layout: a shop without the admin (no:admin)
     # has no such pages, rather than pages that fail to render.
     if not admin_available(request):
         raise HTTPNotFound()
-    # Without a security policy Pyramid allows every permission; staff pages fail
-    # closed instead of being open to anyone.
-    if request.registry.queryUtility(ISecurityPolicy) is None:
-        raise HTTPForbidden()
+    require_security_policy(request)
 
 
 def _settings(request) -> dict:

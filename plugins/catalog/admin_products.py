@@ -7,7 +7,6 @@ the value the form showed, with the same guard as a checkout, so a sale made whi
 staff had the form open is never overwritten.
 """
 
-import colander
 from pyramid.httpexceptions import HTTPConflict, HTTPNotFound, HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
@@ -15,10 +14,11 @@ from sqlalchemy import func, select, update
 
 from mercato import Money
 
-from . import queries, services
+from . import goods, queries, services
 from .admin import require_staff_pages
-from .models import MAX_AMOUNT, Category, Product, Variant
-from .schemas import CategoryForm, ProductForm, VariantForm
+from .checks import categories_named, checked, checked_variant, sku_taken, slug_taken
+from .models import Category, Product, Variant
+from .schemas import CategoryForm, ProductForm
 from .search import InvalidParameter, parse_page
 from .views import query_params, slug_from_path
 
@@ -31,67 +31,6 @@ def _page(request, template: str, value: dict, status: int = 200):
     response.status_int = status
     response.cache_control.no_store = True
     return response
-
-
-def _fields(post, names, prefix: str = "") -> dict:
-    """The named form fields, an absent one (an unticked box) left out for colander."""
-    values = {}
-    for name in names:
-        value = post.get(prefix + name)
-        if value is not None:
-            values[name] = value
-    return values
-
-
-def _validate(schema, post, prefix: str, errors: dict) -> dict | None:
-    names = [node.name for node in schema.children]
-    try:
-        return schema.deserialize(_fields(post, names, prefix))
-    except colander.Invalid as exc:
-        errors.update({prefix + key: message for key, message in exc.asdict().items()})
-        return None
-
-
-def _price(text: str, currency: str, field: str, errors: dict) -> int | None:
-    try:
-        amount = Money.parse(text, currency).amount
-    except ValueError:
-        errors[field] = f"Write the price as an amount in {currency}, such as 24.90."
-        return None
-    if not 0 <= amount <= MAX_AMOUNT:
-        errors[field] = "The price must be 0 or more, and not absurdly large."
-        return None
-    return amount
-
-
-def _variant(post, prefix: str, currency: str, errors: dict, sku: str | None = None):
-    """A variant's checked fields and its price in minor units; (None, None) on errors,
-    each field's reason in ``errors``."""
-    fields = _fields(post, [node.name for node in VariantForm().children], prefix)
-    if sku is not None:
-        fields["sku"] = sku
-    try:
-        values = VariantForm().deserialize(fields)
-    except colander.Invalid as exc:
-        errors.update({prefix + key: message for key, message in exc.asdict().items()})
-        values = None
-    price = None
-    if prefix + "price" not in errors:
-        price = _price(fields.get("price", ""), currency, prefix + "price", errors)
-    if values is None or price is None:
-        return None, None
-    return values, price
-
-
-def _categories(session, post, errors: dict) -> list[Category]:
-    slugs = [s for s in post.getall("categories") if s]
-    found = {
-        c.slug: c
-        for c in session.execute(select(Category).where(Category.slug.in_(slugs))).scalars()
-    }
-    if len(found) != len(set(slugs)):
-        errors["categories"] = "One of the chosen categories no longer exists."
-    return [found[s] for s in dict.fromkeys(slugs) if s in found]
 
 
 def _all_categories(session) -> list[Category]:
@@ -145,23 +84,16 @@ def _form(request, product, values, errors, status=200):
         "errors": errors,
         "categories": _all_categories(request.dbsession),
         "currency": request.registry.settings["mercato.currency"],
+        "tax_classes": goods.TAX_CLASS_CHOICES,
     }
     return _page(request, "catalog/admin_product_form.jinja2", value, status)
-
-
-def _slug_taken(session, slug: str, product_id: int | None) -> bool:
-    other = session.execute(select(Product.id).where(Product.slug == slug)).scalar()
-    return other is not None and other != product_id
-
-
-def _sku_taken(session, sku: str) -> bool:
-    return session.execute(select(Variant.id).where(Variant.sku == sku)).first() is not None
 
 
 @view_config(route_name="catalog_admin_new", request_method="GET", permission=MANAGE)
 def new_product_page(request):
     require_staff_pages(request)
-    return _form(request, None, {"active": True, "new-stock": "0"}, {})
+    values = {"active": True, "tax_class": "standard", "new-stock": "0", "new-weight_grams": "0"}
+    return _form(request, None, values, {})
 
 
 @view_config(route_name="catalog_admin_new", request_method="POST", permission=MANAGE)
@@ -170,18 +102,22 @@ def create_product(request):
     session, post = request.dbsession, request.POST
     currency = request.registry.settings["mercato.currency"]
     errors: dict[str, str] = {}
-    data = _validate(ProductForm(), post, "", errors)
-    variant, price = _variant(post, "new-", currency, errors)
-    categories = _categories(session, post, errors)
+    data = checked(ProductForm(), post, "", errors)
+    variant, price = checked_variant(post, "new-", currency, errors)
+    categories = categories_named(session, post.getall("categories"), errors)
     slug = (data["slug"] or services.slugify(data["name"], 200)) if data else None
-    if slug and _slug_taken(session, slug, None):
+    if slug and slug_taken(session, slug, None):
         errors["slug"] = f"Another product already uses the address {slug}."
-    if variant and _sku_taken(session, variant["sku"]):
+    if variant and sku_taken(session, variant["sku"]):
         errors["new-sku"] = f"The SKU {variant['sku']} is already in use."
     if errors:
         return _form(request, None, _submitted(post), errors, 400)
     product = Product(
-        slug=slug, name=data["name"], description=data["description"], active=data["active"]
+        slug=slug,
+        name=data["name"],
+        description=data["description"],
+        active=data["active"],
+        tax_class=data["tax_class"],
     )
     product.categories = categories
     product.variants.append(
@@ -191,6 +127,7 @@ def create_product(request):
             price_amount=price,
             price_currency=currency,
             stock=variant["stock"],
+            weight=variant["weight_grams"],
             active=variant["active"],
         )
     )
@@ -213,8 +150,10 @@ def _values_of(product: Product) -> dict:
         "slug": product.slug,
         "description": product.description,
         "active": product.active,
+        "tax_class": product.tax_class,
         "categories": [c.slug for c in product.categories],
         "new-stock": "0",
+        "new-weight_grams": "0",
     }
     for v in product.variants:
         prefix = f"v{v.id}-"
@@ -223,6 +162,7 @@ def _values_of(product: Product) -> dict:
                 prefix + "name": v.name,
                 prefix + "price": str(v.price.decimal()),
                 prefix + "stock": str(v.stock),
+                prefix + "weight_grams": str(v.weight),
                 prefix + "active": v.active,
             }
         )
@@ -259,22 +199,23 @@ def update_product(request):
     session, post = request.dbsession, request.POST
     currency = request.registry.settings["mercato.currency"]
     errors: dict[str, str] = {}
-    data = _validate(ProductForm(), post, "", errors)
-    categories = _categories(session, post, errors)
+    data = checked(ProductForm(), post, "", errors)
+    categories = categories_named(session, post.getall("categories"), errors)
     slug = (data["slug"] or product.slug) if data else product.slug
-    if _slug_taken(session, slug, product.id):
+    if slug_taken(session, slug, product.id):
         errors["slug"] = f"Another product already uses the address {slug}."
     for variant in product.variants:
         prefix = f"v{variant.id}-"
-        values, price = _variant(post, prefix, currency, errors, sku=variant.sku)
+        values, price = checked_variant(post, prefix, currency, errors, sku=variant.sku)
         if values is None:
             continue
         variant.name, variant.active = values["name"], values["active"]
+        variant.weight = values["weight_grams"]
         variant.price_amount, variant.price_currency = price, currency
         _apply_stock(session, variant, post, prefix, values["stock"], errors)
     if (post.get("new-sku") or "").strip():
-        new, price = _variant(post, "new-", currency, errors)
-        if new and _sku_taken(session, new["sku"]):
+        new, price = checked_variant(post, "new-", currency, errors)
+        if new and sku_taken(session, new["sku"]):
             errors["new-sku"] = f"The SKU {new['sku']} is already in use."
         elif new:
             position = len(product.variants)
@@ -285,6 +226,7 @@ def update_product(request):
                     price_amount=price,
                     price_currency=currency,
                     stock=new["stock"],
+                    weight=new["weight_grams"],
                     active=new["active"],
                     position=position,
                 )
@@ -294,6 +236,7 @@ def update_product(request):
         return _form(request, product, _submitted(post), errors, 400)
     product.name, product.slug = data["name"], slug
     product.description, product.active = data["description"], data["active"]
+    product.tax_class = data["tax_class"]
     product.categories = categories
     session.flush()
     request.session.flash(f"{product.name} saved.")
@@ -338,7 +281,7 @@ def create_category(request):
     require_staff_pages(request)
     session, post = request.dbsession, request.POST
     errors: dict[str, str] = {}
-    data = _validate(CategoryForm(), post, "", errors)
+    data = checked(CategoryForm(), post, "", errors)
     if data is None:
         return _categories_page(request, dict(post), errors, 400)
     slug = data["slug"] or services.slugify(data["name"])

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from mercato import invalidate_pages_now, make_engine
 
 from . import csvio, pagetags, sample
+from .storage import make_storage
 
 
 class ProgressBar:
@@ -54,14 +55,18 @@ def _say(message: str) -> None:
 
 
 def cmd_sample(args, env) -> int:
-    engine = make_engine(env.settings)
+    settings = env.settings
+    engine = make_engine(settings)
+    storage = None if args.no_images else make_storage(settings["mercato.catalog"])
     try:
         made = sample.bulk_sample(
             engine,
             args.products,
-            env.settings["mercato.currency"],
+            settings["mercato.currency"],
             ProgressBar("catalog sample"),
             seed=args.seed,
+            storage=storage,
+            picture_progress=ProgressBar("catalog pictures"),
         )
     finally:
         engine.dispose()
@@ -129,6 +134,11 @@ def add_commands(subparsers) -> None:
     p = actions.add_parser("sample", help="add generated products (for demos and benchmarks)")
     p.add_argument("--products", type=_count, default=1000, help="how many (default 1000)")
     p.add_argument("--seed", type=int, default=1, help="random seed, for repeatable catalogs")
+    p.add_argument(
+        "--no-images",
+        action="store_true",
+        help="no pictures (each product gets one by default, in the catalog's image storage)",
+    )
     p.set_defaults(func=cmd_sample)
 
     p = actions.add_parser("import", help="import products and variants from a CSV file")

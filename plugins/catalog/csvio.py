@@ -4,6 +4,11 @@ Import checks every row before it writes anything and reports each bad row by it
 number; a file with any bad row imports nothing. A good file is applied in one
 transaction: products are matched by slug and variants by SKU, so importing the same
 file twice changes nothing the second time.
+
+``tax_class`` (the product's) and ``weight_grams`` (the variant's) are optional: a
+file without them, or an empty cell, leaves an existing product's class and a
+variant's weight as they are (new ones get standard and 0 g), so a file written
+before these columns existed does not wipe them.
 """
 
 import csv
@@ -15,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from mercato import Money
 
+from . import goods
 from .models import MAX_AMOUNT, Product, Variant
 from .services import CATEGORY_PATH, SLUG, ensure_category_path
 
@@ -31,6 +37,8 @@ COLUMNS = (
     "currency",
     "stock",
     "variant_active",
+    "tax_class",
+    "weight_grams",
 )
 REQUIRED = ("product_slug", "product_name", "sku", "price", "stock")
 TRUE = {"1", "true", "yes", "y"}
@@ -57,6 +65,7 @@ class VariantRow:
     price: int
     stock: int
     active: bool
+    weight: int | None  # None: unchanged (0 g for a new variant)
 
 
 @dataclass
@@ -67,6 +76,7 @@ class ProductRow:
     description: str
     categories: list[str]
     active: bool
+    tax_class: str | None  # None: unchanged (standard for a new product)
     variants: list[VariantRow] = field(default_factory=list)
 
 
@@ -87,6 +97,17 @@ def _options(value: str) -> dict:
             raise ValueError(f"options must look like 'size=M; colour=Blue', not {value!r}")
         options[name.strip()] = option.strip()
     return options
+
+
+def _optional(row: dict, column: str, parse):
+    """An optional column's value read by ``parse``, or None when it is empty."""
+    text = (row.get(column) or "").strip()
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"{column} {text[:40]!r}: {exc}") from None
 
 
 def _format_options(options: dict) -> str:
@@ -131,6 +152,7 @@ def _parse_row(row: dict, currency: str) -> tuple[dict, VariantRow]:
         "description": (row.get("description") or "").strip(),
         "categories": categories,
         "active": _flag(row.get("product_active") or "", "product_active"),
+        "tax_class": _optional(row, "tax_class", goods.parse_tax_class),
     }
     variant = VariantRow(
         line=0,
@@ -140,6 +162,7 @@ def _parse_row(row: dict, currency: str) -> tuple[dict, VariantRow]:
         price=price,
         stock=int(stock_text),
         active=_flag(row.get("variant_active") or "", "variant_active"),
+        weight=_optional(row, "weight_grams", goods.parse_weight),
     )
     return product, variant
 
@@ -177,11 +200,18 @@ def parse(stream, currency: str, progress=None) -> list[ProductRow]:
             product = products.get(fields["slug"])
             if product is None:
                 product = products[fields["slug"]] = ProductRow(line=line, **fields)
-            elif (product.name, product.description, product.categories, product.active) != (
+            elif (
+                product.name,
+                product.description,
+                product.categories,
+                product.active,
+                product.tax_class,
+            ) != (
                 fields["name"],
                 fields["description"],
                 fields["categories"],
                 fields["active"],
+                fields["tax_class"],
             ):
                 errors.append(
                     (
@@ -241,6 +271,8 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
         else:
             counts["products_updated"] += 1
         product.name, product.description, product.active = row.name, row.description, row.active
+        if row.tax_class is not None:
+            product.tax_class = row.tax_class
         for path in row.categories:
             if path not in categories:
                 categories[path] = ensure_category_path(session, path)
@@ -260,6 +292,8 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
             variant.name, variant.options, variant.active = item.name, item.options, item.active
             variant.price_amount, variant.price_currency = item.price, currency
             variant.stock = item.stock
+            if item.weight is not None:
+                variant.weight = item.weight
             variant.position = position
         if done % BATCH == 0:
             session.flush()
@@ -310,6 +344,8 @@ def export_pages(session) -> Iterator[list[tuple]]:
                         variant.price_currency,
                         variant.stock,
                         "true" if variant.active else "false",
+                        product.tax_class,
+                        variant.weight,
                     )
                 )
         last_id = products[-1].id

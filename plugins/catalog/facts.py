@@ -1,12 +1,12 @@
 """What the catalog knows of a SKU, read once per request for every hook that asks.
 
 A cart asks three hooks about each of its SKUs: ``mercato_sku_details`` (name, link,
-picture), ``mercato_unit_price`` and ``mercato_stock_level``. Each used to be a query
-per SKU. Here one statement reads everything about all the SKUs asked at once (the
-cart page describes its lines first, so the whole cart is one query) and keeps it in
-the session's ``info`` until the session's transaction ends or the catalog changes in
-it (a reservation, an edit): what the hooks answer is what that one read saw, as a
-read-committed transaction would have.
+picture, tax class, weight), ``mercato_unit_price`` and ``mercato_stock_level``. Each
+used to be a query per SKU. Here one statement reads everything about all the SKUs
+asked at once (the cart page describes its lines first, so the whole cart is one
+query) and keeps it in the session's ``info`` until the session's transaction ends or
+the catalog changes in it (a reservation, an edit): what the hooks answer is what that
+one read saw, as a read-committed transaction would have.
 """
 
 from dataclasses import dataclass
@@ -31,6 +31,8 @@ class SkuFacts:
     stock: int
     for_sale: bool  # the variant and its product are both active
     image: dict | None  # the product's first picture: key, extension
+    tax_class: str  # the product's
+    weight: int  # the variant's, grams per unit
 
     @property
     def available(self) -> int:
@@ -57,6 +59,8 @@ _QUERY = (
         Variant.active & Product.active,
         _FIRST_IMAGE.c.key,
         _FIRST_IMAGE.c.extension,
+        Product.tax_class,
+        Variant.weight,
     )
     .join(Product, Product.id == Variant.product_id)
     .outerjoin(_FIRST_IMAGE, true())
@@ -73,7 +77,7 @@ def facts(dbsession, skus) -> dict[str, SkuFacts | None]:
     if missing:
         for row in dbsession.execute(_QUERY.where(Variant.sku.in_(missing))):
             sku, variant_name, product_name, slug, amount, currency, stock, for_sale = row[:8]
-            key, extension = row[8:]
+            key, extension, tax_class, weight = row[8:]
             memo[sku] = SkuFacts(
                 sku=sku,
                 variant_name=variant_name,
@@ -84,6 +88,8 @@ def facts(dbsession, skus) -> dict[str, SkuFacts | None]:
                 stock=stock,
                 for_sale=for_sale,
                 image={"key": key, "extension": extension} if key else None,
+                tax_class=tax_class,
+                weight=weight,
             )
         for sku in missing:
             memo.setdefault(sku, None)

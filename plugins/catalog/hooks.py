@@ -18,6 +18,7 @@ from . import (
     pricing,
     sample,
     schemas,
+    seo,
     slots,
 )
 from .storage import make_storage
@@ -25,7 +26,7 @@ from .storage import make_storage
 
 @hookimpl
 def mercato_settings_schema():
-    return schemas.Settings()
+    return seo.with_settings(schemas.Settings())
 
 
 @hookimpl
@@ -53,6 +54,8 @@ def mercato_configure(config):
     config.add_route("catalog_api_product", "/api/products/{slug}")
     config.add_route("catalog_api_search", "/api/search")
     config.add_route("catalog_api_categories", "/api/categories")
+    config.add_route("catalog_api_staff_products", "/api/staff/products")
+    config.add_route("catalog_api_staff_product", "/api/staff/products/{slug}")
     config.add_route("catalog_admin", "/admin/catalog")
     config.add_route("catalog_admin_new", "/admin/catalog/products/new")
     config.add_route("catalog_admin_edit", "/admin/catalog/products/{slug}/edit")
@@ -66,7 +69,9 @@ def mercato_configure(config):
     config.add_route("catalog_admin_csv_export", "/admin/catalog/csv/export")
     # The storefront pages replace the kernel's placeholder home view (same route).
     config.include("mercato_catalog.views")
+    config.include("mercato_catalog.seo")  # robots.txt, sitemaps, head helpers
     config.scan("mercato_catalog.api")
+    config.scan("mercato_catalog.staff_api")
     config.scan("mercato_catalog.admin")
     config.scan("mercato_catalog.admin_products")
     config.scan("mercato_catalog.admin_stock")
@@ -106,7 +111,11 @@ def mercato_release_stock(dbsession, lines):
 
 @hookimpl
 def mercato_sample_data(dbsession, settings, progress):
-    sample.demo_catalog(dbsession, settings["mercato.currency"], progress)
+    # The app's resolved settings name the image storage; without them (a bare dict
+    # of a script's) the products come without pictures.
+    catalog = settings.get("mercato.catalog")
+    storage = make_storage(catalog) if catalog else None
+    sample.demo_catalog(dbsession, settings["mercato.currency"], progress, storage)
 
 
 @hookimpl

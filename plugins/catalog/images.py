@@ -8,6 +8,7 @@ first, so a phone photo is not shown sideways once its EXIF is gone.
 """
 
 import io
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -67,15 +68,49 @@ def process(data: bytes, max_bytes: int, max_pixels: int) -> ProcessedImage:
     has_alpha = upright.mode in ("RGBA", "LA", "PA") or (
         upright.mode == "P" and "transparency" in upright.info
     )
-    upright = upright.convert("RGBA" if has_alpha else "RGB")
-    renditions = {}
+    return renditions(upright.convert("RGBA" if has_alpha else "RGB"))
+
+
+def renditions(image: Image.Image, effort: int = 4) -> ProcessedImage:
+    """Every rendition of a decoded, upright RGB(A) ``image`` (an upload's, or a sample
+    picture drawn by ``pictures``): the one way pictures are sized and encoded.
+
+    ``effort`` is WebP's ``method`` (0–6): 4 for uploads; the sample pictures, flat
+    colours made by the hundred, take 2, which encodes 2.5 times faster for files a
+    tenth larger (measured on the demo's pictures).
+    """
+    encoded: dict[str, bytes] = {}
+    previous: tuple[tuple[int, int], bytes] | None = None
     for name, edge in SIZES.items():
-        copy = upright.copy()
+        size = rendition_size(image.width, image.height, edge)
+        if previous is not None and previous[0] == size:
+            # An image smaller than this edge is not enlarged: the same pixels as the
+            # rendition before, so the same bytes, without encoding them again.
+            encoded[name] = previous[1]
+            continue
+        copy = image.copy()
         copy.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         out = io.BytesIO()
-        copy.save(out, format="WEBP", quality=82, method=4)
-        renditions[name] = out.getvalue()
-    return ProcessedImage(upright.width, upright.height, EXTENSION, renditions)
+        copy.save(out, format="WEBP", quality=82, method=effort)
+        encoded[name] = out.getvalue()
+        previous = (size, encoded[name])
+    return ProcessedImage(image.width, image.height, EXTENSION, encoded)
+
+
+def _round_aspect(number: float, key) -> int:
+    return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+
+def rendition_size(width: int, height: int, edge: int) -> tuple[int, int]:
+    """The pixel size of the rendition of a ``width``×``height`` image whose longest
+    side is at most ``edge``: what ``Image.thumbnail`` makes, rounding included, so a
+    page can give every ``srcset`` candidate its true width without opening it."""
+    if width <= edge and height <= edge:
+        return width, height
+    aspect = width / height
+    if aspect <= 1:
+        return _round_aspect(edge * aspect, key=lambda n: abs(aspect - n / edge)), edge
+    return edge, _round_aspect(edge / aspect, key=lambda n: 0 if n == 0 else abs(aspect - edge / n))
 
 
 def new_key(product_id: int) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from mercato import OutOfStock, invalidate_pages
 
 from .models import Product, Variant
-from .pagetags import PRECISE, product_tag
+from .pagetags import LISTINGS, PRECISE, product_tag
 
 # The product a variant belongs to, returned by the stock UPDATEs: its page is stale.
 _PRODUCT_SLUG = select(Product.slug).where(Product.id == Variant.product_id).scalar_subquery()
@@ -52,15 +52,18 @@ def reserve(dbsession, lines) -> None:
     caller's transaction must abort: earlier lines of the same call were decremented.
     """
     for sku, quantity in _quantities(lines):
-        slug = dbsession.execute(
+        sold = dbsession.execute(
             update(Variant)
             .where(Variant.sku == sku, Variant.active, Variant.stock >= quantity)
             .values(stock=Variant.stock - quantity)
-            .returning(_PRODUCT_SLUG)
+            .returning(_PRODUCT_SLUG, Variant.stock)
             .execution_options(synchronize_session=False, **PRECISE)
-        ).scalar()
-        if slug is not None:
-            invalidate_pages(dbsession, product_tag(slug))
+        ).one_or_none()
+        if sold is not None:
+            slug, left = sold
+            # Listings show "sold out" and filter on stock: stale only if none is left.
+            tags = (product_tag(slug), LISTINGS) if left == 0 else (product_tag(slug),)
+            invalidate_pages(dbsession, *tags)
             continue
         available = stock_level(dbsession, sku)
         if available is None:
@@ -71,12 +74,15 @@ def reserve(dbsession, lines) -> None:
 def release(dbsession, lines) -> None:
     """Put every line back into stock (cancellation, refund with restock)."""
     for sku, quantity in _quantities(lines):
-        slug = dbsession.execute(
+        released = dbsession.execute(
             update(Variant)
             .where(Variant.sku == sku)
             .values(stock=Variant.stock + quantity)
-            .returning(_PRODUCT_SLUG)
+            .returning(_PRODUCT_SLUG, Variant.stock)
             .execution_options(synchronize_session=False, **PRECISE)
-        ).scalar()
-        if slug is not None:
-            invalidate_pages(dbsession, product_tag(slug))
+        ).one_or_none()
+        if released is not None:
+            slug, stock = released
+            # Back in stock from none: the listings showed it sold out.
+            tags = (product_tag(slug), LISTINGS) if stock == quantity else (product_tag(slug),)
+            invalidate_pages(dbsession, *tags)

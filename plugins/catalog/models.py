@@ -35,6 +35,11 @@ from mercato import Base, Money
 # The largest price in minor units anything accepts (a filter, an import): far below
 # bigint's limit, so no input can overflow a column or a sum of a few lines.
 MAX_AMOUNT = 10**12
+# What shipping and tax need of the goods (``mercato.SkuDetails``). The tax class is a
+# product's: its variants are the same kind of goods, taxed alike. The weight is a
+# variant's (grams per unit): an XL parka or a king-size duvet weighs more than the S.
+TAX_CLASSES = ("standard", "reduced", "zero")
+MAX_WEIGHT = 1_000_000  # grams: a tonne per unit is beyond any parcel a shop ships
 SEARCH_CONFIG = "english"
 SEARCH_EXPRESSION = (
     f"setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(name, '')), 'A') || "
@@ -86,6 +91,7 @@ class Product(Base):
         # scans instead of reading the wide rows (description, tsvector).
         Index("ix_catalog_products_active_id", "id", postgresql_where=text("active")),
         Index("ix_catalog_products_price_from", "price_from"),
+        CheckConstraint("tax_class IN ('standard', 'reduced', 'zero')", name="tax_class_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -95,6 +101,9 @@ class Product(Base):
     attributes: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     price_from: Mapped[int | None] = mapped_column(BigInteger)
+    tax_class: Mapped[str] = mapped_column(
+        String(20), default="standard", server_default="standard"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -138,6 +147,7 @@ class Variant(Base):
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price_amount >= 0", name="price_not_negative"),
         CheckConstraint("length(sku) > 0", name="sku_not_empty"),
+        CheckConstraint(f"weight BETWEEN 0 AND {MAX_WEIGHT}", name="weight_in_range"),
         Index("ix_catalog_variants_product_id", "product_id"),
     )
 
@@ -149,6 +159,7 @@ class Variant(Base):
     price_amount: Mapped[int] = mapped_column(BigInteger)
     price_currency: Mapped[str] = mapped_column(String(3))
     stock: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    weight: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # grams
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

@@ -2,11 +2,16 @@
 
 Product pages depend on their product (``catalog:product:<slug>``: its variants,
 prices, stock and images) and on the catalog as a whole (``catalog``: the category
-tree in breadcrumbs and navigation). Every change made through the ORM is seen here
-at flush time; a bulk ``UPDATE``/``DELETE`` on a catalog table invalidates the whole
-catalog unless the code that issued it names the products itself and marks the
-statement with ``execution_options(**PRECISE)`` (stock reservations do, so a sale
-makes only that product's page stale).
+tree in breadcrumbs and navigation). Listings (the home and category pages) depend on
+every product they might show (``catalog:listings``): any change to a product makes
+them stale too, but for a sale that leaves a variant in stock, which changes nothing
+a listing shows (its price, its picture, "sold out" or not).
+
+Every change made through the ORM is seen here at flush time; a bulk
+``UPDATE``/``DELETE`` on a catalog table invalidates the whole catalog unless the code
+that issued it names the products itself and marks the statement with
+``execution_options(**PRECISE)`` (stock reservations do, so a sale makes only that
+product's page stale, and the listings when a variant sells out).
 """
 
 from itertools import chain
@@ -18,6 +23,7 @@ from mercato import invalidate_pages
 from .models import CATALOG_TABLES, Category, Product, ProductCategory, ProductImage, Variant
 
 CATALOG = "catalog"
+LISTINGS = "catalog:listings"
 PRECISE = {"mercato_catalog_pages_named": True}
 _PRODUCT_PARTS = (Variant, ProductImage, ProductCategory)
 
@@ -31,11 +37,11 @@ def _tags_of(obj) -> set[str]:
         # A renamed slug: both the old page and the new one.
         history = inspect(obj).attrs.slug.history
         slugs = chain(history.added, history.unchanged, history.deleted)
-        return {product_tag(slug) for slug in slugs}
+        return {LISTINGS} | {product_tag(slug) for slug in slugs}
     if isinstance(obj, _PRODUCT_PARTS):
         product = getattr(obj, "product", None)
         if product is not None:
-            return {product_tag(product.slug)}
+            return {LISTINGS, product_tag(product.slug)}
         return {CATALOG}
     if isinstance(obj, Category):
         return {CATALOG}

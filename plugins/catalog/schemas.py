@@ -2,6 +2,8 @@
 
 import colander
 
+from . import goods
+
 MB = 1024 * 1024
 
 
@@ -42,6 +44,25 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+class Parsed(colander.SchemaType):
+    """A value read by one of ``goods``' parsers, whose message becomes the field's
+    error; empty means missing."""
+
+    def __init__(self, parse):
+        self.parse = parse
+
+    def serialize(self, node, appstruct):
+        return colander.null if appstruct is colander.null else str(appstruct)
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct == "":
+            return colander.null
+        try:
+            return self.parse(cstruct)
+        except ValueError as exc:
+            raise colander.Invalid(node, str(exc)) from None
+
+
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SKU_RE = r"^[A-Za-z0-9._-]{1,64}$"
 
@@ -64,6 +85,9 @@ class ProductForm(colander.MappingSchema):
         colander.String(), preparer=_strip, missing="", validator=colander.Length(max=20_000)
     )
     active = colander.SchemaNode(colander.Boolean(), missing=False)
+    tax_class = colander.SchemaNode(
+        Parsed(goods.parse_tax_class), missing="standard", title="Tax class"
+    )
 
 
 class VariantForm(colander.MappingSchema):
@@ -79,6 +103,9 @@ class VariantForm(colander.MappingSchema):
     price = colander.SchemaNode(colander.String(), preparer=_strip, title="Price")
     stock = colander.SchemaNode(
         colander.Int(), validator=colander.Range(0, 2**31 - 1), title="Stock"
+    )
+    weight_grams = colander.SchemaNode(
+        Parsed(goods.parse_weight), missing=0, title="Weight (grams)"
     )
     active = colander.SchemaNode(colander.Boolean(), missing=False)
 

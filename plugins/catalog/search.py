@@ -7,8 +7,10 @@
    (``jack:*``) or a name whose words are similar by trigrams (``jaket`` → jacket),
    ranked by similarity. The page says it shows close matches.
 
-Category pages are the same query without text. Everything here is read-only and
-runs on ``request.read_dbsession``.
+Category pages are the same query without text, narrowed by the variants' options
+(``opt.size=M``: any of the values of one option, every option given) and by stock
+(``in_stock=1``), with the options' values counted for the page's filters.
+Everything here is read-only and runs on ``request.read_dbsession``.
 """
 
 import math
@@ -17,7 +19,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import desc, false, func, literal, literal_column, or_, select
+from sqlalchemy import desc, distinct, false, func, literal, literal_column, or_, select, true
 
 from mercato import Money
 
@@ -41,8 +43,20 @@ SORTS = {
     "name": "Name",
 }
 SEARCH_CONFIG = literal_column("'english'::regconfig")
+# Option filters: ``opt.<option>=<value>``, repeated for several values.
+OPTION_PREFIX = "opt."
+MAX_OPTIONS = 5
+MAX_OPTION_VALUES = 20
+MAX_OPTION_CHARS = 100
+# Facet values counted for a listing: enough for sizes and colours, bounded however
+# many options staff give their variants.
+MAX_FACET_VALUES = 200
+YES, NO = ("1", "on", "true", "yes"), ("", "0", "off", "false", "no")
+# Sizes a shopper expects in this order, not the alphabet's (L, M, S, XL).
+SIZE_SCALE = ("XXXS", "XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL", "3XL", "4XL", "5XL")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _WORD = re.compile(r"[^\W_]+")
+_NUMBER = re.compile(r"^\d{1,9}(?:[.,]\d{1,6})?$")
 
 
 class InvalidParameter(ValueError):
@@ -68,23 +82,44 @@ class SearchParams:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 24
+    # Option name → the values any of which a variant must have (sorted: one key).
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    in_stock: bool = False
 
     def query_args(self, currency: str, **changes) -> dict:
-        """Query-string arguments for a link to these params with ``changes``."""
+        """Query-string arguments for a link to these params with ``changes``
+        (``options={...}`` replaces every option filter)."""
         values = {
             "q": self.q,
             "category": self.category,
             "min_price": major_units(self.min_price, currency),
             "max_price": major_units(self.max_price, currency),
+            "in_stock": "1" if self.in_stock else None,
             "sort": self.sort,
             "page": self.page,
         }
+        options = changes.pop("options", self.options)
         values.update(changes)
         if values["page"] == 1:
             values.pop("page")
         if values["sort"] == "relevance":
             values.pop("sort")
-        return {k: v for k, v in values.items() if v not in (None, "")}
+        for name, chosen in sorted(options.items()):
+            values[OPTION_PREFIX + name] = list(chosen)
+        return {k: v for k, v in values.items() if v not in (None, "", [])}
+
+    def with_option(self, name: str, value: str, chosen: bool) -> dict:
+        """The option filters with ``value`` of ``name`` added or taken out."""
+        options = dict(self.options)
+        values = set(options.get(name, ())) - {value}
+        if chosen:
+            values.add(value)
+        options[name] = tuple(sorted(values))
+        return {k: v for k, v in options.items() if v}
+
+    def filters_key(self) -> tuple:
+        """What narrows the listing besides its category: a key for cached counts."""
+        return (self.min_price, self.max_price, self.in_stock, tuple(sorted(self.options.items())))
 
 
 def major_units(amount: int | None, currency: str) -> str | None:
@@ -122,6 +157,44 @@ def parse_page(raw: str | None) -> int:
     return page
 
 
+def _flag(raw: str | None, label: str) -> bool:
+    raw = (raw or "").strip().lower()
+    if raw in YES:
+        return True
+    if raw in NO:
+        return False
+    raise InvalidParameter(f"{label} is either 1 (yes) or 0 (no).")
+
+
+def _clean_option(raw: str, what: str) -> str:
+    if len(raw) > MAX_OPTION_CHARS:
+        raise InvalidParameter(f"A filter's {what} is too long.")
+    if _CONTROL.search(raw):
+        raise InvalidParameter(f"A filter's {what} contains characters that are not text.")
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        raise InvalidParameter(f"A filter's {what} is empty.")
+    return text
+
+
+def parse_options(params) -> dict[str, tuple[str, ...]]:
+    """``opt.<option>=<value>`` pairs as ``{option: (value, ...)}``; bounded in number
+    and length, refused (``InvalidParameter``) when odd."""
+    items = params.items() if hasattr(params, "getall") else (
+        (k, v) for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])
+    )  # fmt: skip
+    options: dict[str, set[str]] = {}
+    for key, raw in items:
+        if not key.startswith(OPTION_PREFIX) or raw in (None, ""):
+            continue
+        name = _clean_option(key[len(OPTION_PREFIX) :], "name")
+        values = options.setdefault(name, set())
+        values.add(_clean_option(raw, "value"))
+        if len(options) > MAX_OPTIONS or len(values) > MAX_OPTION_VALUES:
+            raise InvalidParameter("Too many filters at once: please choose fewer.")
+    return {name: tuple(sorted(values)) for name, values in sorted(options.items())}
+
+
 def _single(params, name: str) -> str | None:
     values = params.getall(name) if hasattr(params, "getall") else [params.get(name)]
     values = [v for v in values if v not in (None, "")]
@@ -152,6 +225,8 @@ def parse_params(params, currency: str, per_page: int, default_sort: str = "rele
         sort=sort,
         page=parse_page(_single(params, "page")),
         per_page=per_page,
+        options=parse_options(params),
+        in_stock=_flag(_single(params, "in_stock"), "“In stock only”"),
     )
 
 
@@ -185,12 +260,32 @@ class Facet:
 
 
 @dataclass
+class OptionValue:
+    value: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class OptionFacet:
+    """One option of the listing's variants ("size") and its values, counted."""
+
+    name: str
+    values: list[OptionValue]
+
+    @property
+    def label(self) -> str:
+        return self.name[:1].upper() + self.name[1:]
+
+
+@dataclass
 class SearchResult:
     params: SearchParams
     items: list[ProductCard]
     total: int
     facets: list[Facet] = field(default_factory=list)
     fuzzy: bool = False
+    options: list[OptionFacet] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -219,7 +314,7 @@ def find_category(session, slug: str) -> Category | None:
     return session.execute(select(Category).where(Category.slug == slug)).scalar_one_or_none()
 
 
-def _filters(params: SearchParams, category: Category | None) -> list:
+def _filters(params: SearchParams, category: Category | None, with_options=True) -> list:
     conditions = [Product.active]
     if params.min_price is not None:
         conditions.append(Product.price_from >= params.min_price)
@@ -227,7 +322,90 @@ def _filters(params: SearchParams, category: Category | None) -> list:
         conditions.append(Product.price_from <= params.max_price)
     if category is not None:
         conditions.append(Product.id.in_(category_subtree(category.path)))
+    if params.in_stock or (with_options and params.options):
+        # One variant must be all of it: "M, in olive, in stock", not an M sold out
+        # beside an olive S.
+        variants = select(Variant.product_id).where(*_variant_filters(params, with_options))
+        conditions.append(Product.id.in_(variants))
     return conditions
+
+
+def _variant_filters(params: SearchParams, with_options=True) -> list:
+    conditions = [Variant.active]
+    if params.in_stock:
+        conditions.append(Variant.stock > 0)
+    if with_options:
+        for name, values in params.options.items():
+            conditions.append(Variant.options[name].astext.in_(values))
+    return conditions
+
+
+def _option_facets(session, params: SearchParams, category: Category | None) -> list[OptionFacet]:
+    """Every option value of the listing's variants with how many products have it.
+
+    Counted as if no option were chosen (price and stock filters apply): a shopper who
+    picked M still sees L and XL, to add them. One statement.
+    """
+    pair = func.jsonb_each_text(Variant.options).table_valued("key", "value").alias("pair")
+    products = select(Product.id).where(*_filters(params, category, with_options=False))
+    first = func.min(Variant.position)
+    rows = session.execute(
+        select(pair.c.key, pair.c.value, func.count(distinct(Variant.product_id)), first)
+        .select_from(Variant)
+        .join(pair, true())  # jsonb_each_text reads each variant's options (lateral)
+        .where(Variant.product_id.in_(products), *_variant_filters(params, with_options=False))
+        .group_by(pair.c.key, pair.c.value)
+        .order_by(pair.c.key, pair.c.value)
+        .limit(MAX_FACET_VALUES)
+    ).all()
+    facets: dict[str, list] = {}
+    for name, value, count, position in rows:
+        facets.setdefault(name, []).append(
+            (_value_order(value, position), OptionValue(value, count))
+        )
+    return [
+        OptionFacet(name, [value for _order, value in sorted(values, key=lambda v: v[0])])
+        for name, values in facets.items()
+    ]
+
+
+def _value_order(value: str, position: int) -> tuple:
+    """Sizes by the size scale, numbers (shoe sizes, 38, 39) by value, anything else
+    in the order staff gave the variants (Single, Double, King), then by name."""
+    size = value.strip().upper()
+    if size in SIZE_SCALE:
+        return (0, SIZE_SCALE.index(size), 0, "")
+    if _NUMBER.match(size):
+        return (1, float(size.replace(",", ".")), 0, "")
+    return (2, 0, position, value.casefold())
+
+
+def _listing_options(session, params, category, counts) -> list[OptionFacet]:
+    def compute():
+        return _option_facets(session, params, category)
+
+    if counts is None:
+        return _mark_chosen(compute(), params)
+    # Counted without the option filters: the key leaves them out.
+    key = ("options", category.path if category else None)
+    key += (params.min_price, params.max_price, params.in_stock)
+    return _mark_chosen(counts.remember(key, compute), params)
+
+
+def _mark_chosen(facets: list[OptionFacet], params: SearchParams) -> list[OptionFacet]:
+    """The counted facets with the shopper's choices ticked; a chosen value nothing
+    has now (sold out meanwhile) is listed with 0, so it can be unticked."""
+    marked = []
+    for facet in facets:
+        chosen = set(params.options.get(facet.name, ()))
+        values = [OptionValue(v.value, v.count, v.value in chosen) for v in facet.values]
+        values += [OptionValue(v, 0, True) for v in sorted(chosen - {v.value for v in values})]
+        marked.append(OptionFacet(facet.name, values))
+    known = {facet.name for facet in facets}
+    for name, chosen in params.options.items():
+        if name not in known:
+            marked.append(OptionFacet(name, [OptionValue(v, 0, True) for v in chosen]))
+    return marked
 
 
 def _text_match(q: str):
@@ -297,12 +475,26 @@ def cards(session, rows, currency: str) -> list[ProductCard]:
         return []
     images: dict[int, dict] = {}
     for row in session.execute(
-        select(ProductImage.product_id, ProductImage.key, ProductImage.extension, ProductImage.alt)
+        select(
+            ProductImage.product_id,
+            ProductImage.key,
+            ProductImage.extension,
+            ProductImage.alt,
+            ProductImage.width,
+            ProductImage.height,
+        )
         .where(ProductImage.product_id.in_(ids))
         .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)
     ):
         images.setdefault(
-            row.product_id, {"key": row.key, "extension": row.extension, "alt": row.alt}
+            row.product_id,
+            {
+                "key": row.key,
+                "extension": row.extension,
+                "alt": row.alt,
+                "width": row.width,
+                "height": row.height,
+            },
         )
     stocked = set(
         session.execute(
@@ -355,8 +547,8 @@ LISTING_COUNT_TTL = 30.0
 
 
 class ListingCounts:
-    """Product counts of listings without text (a category, its price filter), kept
-    for ``LISTING_COUNT_TTL`` seconds.
+    """Product counts of listings without text (a category, its filters) and the
+    counts of their options' values, kept for ``LISTING_COUNT_TTL`` seconds.
 
     A large category's count is most of its page's cost: on the bench's 100,000
     products, counting "clothing" (37,000 products) took 45 ms of a 50 ms page, while
@@ -369,15 +561,19 @@ class ListingCounts:
         self._values: dict = {}
 
     def count(self, session, conditions, key) -> int:
+        return self.remember(("count", key), lambda: _count(session, conditions))
+
+    def remember(self, key, compute):
+        """``compute()``, or what it gave for ``key`` less than ``ttl`` seconds ago."""
         now = time.monotonic()
         found = self._values.get(key)
         if found is not None and found[0] > now:
             return found[1]
-        total = _count(session, conditions)
+        value = compute()
         if len(self._values) >= self.size:
             self._values.clear()  # small and short-lived: no LRU bookkeeping needed
-        self._values[key] = (now + self.ttl, total)
-        return total
+        self._values[key] = (now + self.ttl, value)
+        return value
 
 
 def _closest(session, conditions, rank) -> list[int]:
@@ -413,13 +609,15 @@ def search(
     with_facets: bool = True,
     category=None,
     counts: ListingCounts | None = None,
+    option_facets: bool = False,
 ):
     """Run ``params`` and return a ``SearchResult``.
 
     An unknown category slug raises ``InvalidParameter``; a caller that has already
     looked the category up passes it as ``category``. ``counts`` keeps the totals of
-    listings without text for a few seconds. A page past the last one is an empty
-    page, not an error (results change between two clicks).
+    listings without text, and their options' facets (``option_facets``, for listings
+    without text only), for a few seconds. A page past the last one is an empty page,
+    not an error (results change between two clicks).
     """
     if params.category and (category is None or category.slug != params.category):
         category = find_category(session, params.category)
@@ -449,15 +647,18 @@ def search(
                 match = Product.id.in_(_closest(session, [*unfiltered, match], rank))
             rows, total = _matches(session, [*base, match], params, rank)
     else:
-        key = (category.path if params.category else None, params.min_price, params.max_price)
+        key = (category.path if params.category else None, params.filters_key())
         rows, total = _listing(session, base, params, counts, key)
+    options = []
+    if option_facets and not params.q:
+        options = _listing_options(session, params, category if params.category else None, counts)
     facets = []
     if with_facets:
         # Facets count the query without its own category filter, so a shopper sees
         # where else the results are.
         facet_conditions = [*unfiltered, match] if match is not None else unfiltered
         facets = _facets(session, facet_conditions, params.category)
-    return SearchResult(params, cards(session, rows, currency), total, facets, fuzzy)
+    return SearchResult(params, cards(session, rows, currency), total, facets, fuzzy, options)
 
 
 def newest(session, currency: str, limit: int = 12) -> list[ProductCard]:

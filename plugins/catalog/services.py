@@ -49,32 +49,43 @@ def add_image(session, storage, product, data: bytes, alt: str, max_bytes: int, 
     """Check, re-encode and store an uploaded image of ``product``; return its row.
 
     Raises ``images.ImageRejected`` (with a reason for the uploader) before anything is
-    stored. The renditions are written before the row: if the transaction then
-    aborts, unreferenced files remain, never a row without its files.
+    stored.
     """
     processed = images.process(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    key = images.new_key(product.id)
-    for size, blob in processed.renditions.items():
-        storage.save(
-            f"{key}/{size}.{processed.extension}", blob, images.CONTENT_TYPES[processed.extension]
-        )
     position = session.execute(
         select(func.coalesce(func.max(ProductImage.position) + 1, 0)).where(
             ProductImage.product_id == product.id
         )
     ).scalar()
-    image = ProductImage(
-        product_id=product.id,
+    image = store_image(
+        storage, product.id, processed, alt.strip()[:300] or product.name, position,
+        images.new_key(product.id),
+    )  # fmt: skip
+    session.add(image)
+    session.flush()
+    return image
+
+
+def store_image(storage, product_id: int, processed, alt: str, position: int, key: str):
+    """Write the renditions of ``processed`` under ``key`` and return the (unsaved) row
+    that points at them: uploads and sample pictures alike.
+
+    The renditions are written before the row exists: if the transaction then aborts,
+    unreferenced files remain, never a row without its files.
+    """
+    for size, blob in processed.renditions.items():
+        storage.save(
+            f"{key}/{size}.{processed.extension}", blob, images.CONTENT_TYPES[processed.extension]
+        )
+    return ProductImage(
+        product_id=product_id,
         key=key,
         extension=processed.extension,
-        alt=alt.strip()[:300] or product.name,
+        alt=alt,
         width=processed.width,
         height=processed.height,
         position=position,
     )
-    session.add(image)
-    session.flush()
-    return image
 
 
 def delete_image_files(storage, image_key: str, extension: str) -> None:

@@ -1,10 +1,12 @@
 """Storefront pages: home, category listing, product, search; and the media route.
 
-Every page reads through ``request.read_dbsession`` (a replica when one is configured)
-and leaves with an ETag; see ``caching`` for when a page may be shared. The product
-page is the exception: it comes from the page cache (``mercato.render_cached``) and is
-rendered, on a miss, from the primary.
+Every page leaves with an ETag; see ``caching`` for when a page may be shared. The
+home, category and product pages come from the page cache (``mercato.render_cached``)
+and are rendered, on a miss, from the primary; search reads through
+``request.read_dbsession`` (a replica when one is configured).
 """
+
+from urllib.parse import urlencode
 
 from pyramid.httpexceptions import HTTPBadRequest, HTTPFound, HTTPMethodNotAllowed, HTTPNotFound
 from pyramid.response import Response
@@ -66,15 +68,18 @@ def listing_counts(request) -> search.ListingCounts:
     return counts
 
 
-def run_search(request, params, with_facets=True, category=None) -> search.SearchResult:
+def run_search(
+    request, params, with_facets=True, category=None, session=None, option_facets=False
+) -> search.SearchResult:
     try:
         return search.search(
-            request.read_dbsession,
+            session or request.read_dbsession,
             params,
             shop_currency(request),
             with_facets,
             category,
             listing_counts(request),
+            option_facets,
         )
     except search.InvalidParameter as exc:
         raise HTTPBadRequest(str(exc)) from None
@@ -94,44 +99,90 @@ class Links:
         return self.request.route_path(self.route, _query=args, **self.route_kw)
 
 
+def cached_page(request, template: str, key: str, tags, values) -> Response:
+    """A page of the page cache (see ``render_cached``), with the catalog's headers."""
+    body = render_cached(request, template, key=key, tags=tags, values=values)
+    return cacheable(request, Response(body, content_type="text/html", charset="utf-8"))
+
+
+# Listings show every product's name, price, picture and whether it is in stock: any
+# product's change makes them stale (``pagetags``).
+LISTING_TAGS = (pagetags.CATALOG, pagetags.LISTINGS)
+
+
 @view_config(route_name="home")
 def home_view(request):
-    session = request.read_dbsession
-    value = {
-        "categories": queries.category_tree(session),
-        "products": search.newest(session, shop_currency(request), limit=12),
-        "image_url": lambda image, size="thumb": present.image_url(request, image, size),
-    }
-    return render_page("catalog/home.jinja2", value, request)
+    def values() -> dict:
+        # The primary, not a replica: see ``product_view``.
+        session = request.dbsession
+        return {
+            "categories": queries.category_tree(session),
+            "products": search.newest(session, shop_currency(request), limit=12),
+            "image_url": lambda image, size="thumb": present.image_url(request, image, size),
+            "pictures": present.Pictures(request),
+        }
+
+    return cached_page(request, "catalog/home.jinja2", page_key("home"), LISTING_TAGS, values)
 
 
 @view_config(route_name="catalog_category", request_method=("GET", "HEAD"))
 def category_view(request):
-    session = request.read_dbsession
-    category = search.find_category(session, slug_from_path(request))
-    if category is None:
-        raise HTTPNotFound()
+    slug = slug_from_path(request)
     params = parse_params(request, default_sort="newest")
-    params.q, params.category = "", category.slug
-    # The category found above is handed on: looking it up again cost a query.
-    result = run_search(request, params, with_facets=False, category=category)
-    trail, subcategories = queries.family(session, category)
-    value = {
-        "category": category,
-        "trail": trail,
-        "subcategories": subcategories,
-        "result": result,
-        "sorts": {k: v for k, v in search.SORTS.items() if k != "relevance"},
-        "link": Links(request, "catalog_category", params, slug=category.slug),
-        "image_url": lambda image, size="thumb": present.image_url(request, image, size),
-    }
-    return render_page("catalog/category.jinja2", value, request)
+    params.q, params.category = "", slug
+    currency = shop_currency(request)
+
+    def values() -> dict:
+        session = request.dbsession  # the primary: see ``product_view``
+        category = search.find_category(session, slug)
+        if category is None:
+            raise HTTPNotFound()
+        # The category found above is handed on: looking it up again cost a query.
+        result = run_search(
+            request, params, with_facets=False, category=category, session=session,
+            option_facets=True,
+        )  # fmt: skip
+        trail, subcategories = queries.family(session, category)
+        return {
+            "category": category,
+            "trail": trail,
+            "subcategories": subcategories,
+            "result": result,
+            "sorts": {k: v for k, v in search.SORTS.items() if k != "relevance"},
+            "link": Links(request, "catalog_category", params, slug=category.slug),
+            "price_text": {
+                "min_price": search.major_units(params.min_price, currency) or "",
+                "max_price": search.major_units(params.max_price, currency) or "",
+            },
+            "image_url": lambda image, size="thumb": present.image_url(request, image, size),
+            "pictures": present.Pictures(request),
+        }
+
+    # Keyed by the filters, sort and page as parsed (one key however the query string
+    # spells them); any product's change makes every listing stale.
+    query = urlencode(sorted(params.query_args(currency).items()), doseq=True)
+    key = page_key("catalog_category", slug, query)
+    return cached_page(request, "catalog/category.jinja2", key, LISTING_TAGS, values)
+
+
+# A gallery has at most this many pictures one can link to (``?image=N``); anything else
+# shows the first, under a key of its own no more.
+MAX_PICTURE_NUMBER = 50
+
+
+def picture_number(request) -> int:
+    """``?image=N`` (from 1): which picture the gallery shows large; 1 when odd."""
+    raw = query_params(request).get("image") or ""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 2 and 1 <= int(raw) <= MAX_PICTURE_NUMBER:
+        return int(raw)
+    return 1
 
 
 @view_config(route_name="catalog_product", request_method=("GET", "HEAD"))
 def product_view(request):
     slug = slug_from_path(request)
     chosen = query_params(request).get("variant") or ""
+    number = picture_number(request)
 
     def values() -> dict:
         # The primary, not a replica: a page rendered from a lagging replica would be
@@ -151,6 +202,13 @@ def product_view(request):
         if selected is None and variants:
             selected = next((v for v in variants if v["available"]), variants[0])
         category = product.categories[0] if product.categories else None
+
+        def picture_link(n: int) -> str:
+            # The same page with picture ``n`` large: the gallery without JavaScript.
+            query = {"variant": chosen or None, "image": n if n > 1 else None}
+            query = {k: v for k, v in query.items() if v is not None}
+            return request.route_path("catalog_product", slug=product.slug, _query=query)
+
         return {
             "product": product,
             "info": present.product_info(request, product),
@@ -158,18 +216,20 @@ def product_view(request):
             "selected": selected,
             "trail": queries.ancestors(session, category) if category else [],
             "image_url": lambda image, size="medium": present.image_url(request, image, size),
+            "pictures": present.Pictures(request),
+            "shown": number - 1 if number <= len(product.images) else 0,
+            "picture_link": picture_link,
         }
 
     # The same page for every shopper but for its personal slots: served from the
     # page cache while neither this product nor the category tree changed.
-    body = render_cached(
+    return cached_page(
         request,
         "catalog/product.jinja2",
-        key=page_key("catalog_product", slug, chosen),
-        tags=(pagetags.CATALOG, pagetags.product_tag(slug)),
-        values=values,
+        page_key("catalog_product", slug, chosen, str(number)),
+        (pagetags.CATALOG, pagetags.product_tag(slug)),
+        values,
     )
-    return cacheable(request, Response(body, content_type="text/html", charset="utf-8"))
 
 
 @view_config(route_name="catalog_search", request_method=("GET", "HEAD"))
@@ -189,6 +249,7 @@ def search_view(request):
             "max_price": search.major_units(params.max_price, shop_currency(request)) or "",
         },
         "image_url": lambda image, size="thumb": present.image_url(request, image, size),
+        "pictures": present.Pictures(request),
     }
     return render_page("catalog/search.jinja2", value, request)
 

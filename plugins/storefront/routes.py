@@ -6,6 +6,7 @@ emails and payment plugins, the order link from the JSON API) through
 def includeme(config):
     config.add_route("checkout", "/checkout")
     config.add_route("checkout_address", "/checkout/address")
+    config.add_route("checkout_shipping", "/checkout/shipping")
     config.add_route("checkout_review", "/checkout/review")
     config.add_route("checkout_payment", "/checkout/payment")
     config.add_route("checkout_confirmation", "/checkout/done/{token}")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from pyramid.view import view_config
 
 from mercato import hookimpl
-from mercato.ratelimit import limit
+from mercato.ops.ratelimit import limit
 from mercato.security import can_view_order
 
 LOGINS: list[dict] = []

@@ -175,11 +175,11 @@ def test_logout_ends_the_session(app, customer_user):
 
 
 def test_the_header_links_to_log_in_and_to_the_account(app, customer_user):
-    assert "Log in" in app.get("/").html.select_one(".header-tools").text
+    assert "Log in" in app.get("/").html.select_one(".site-header").text
 
     login(app, customer_user.email)
 
-    header = app.get("/").html.select_one(".header-tools")
+    header = app.get("/").html.select_one(".site-header")
     assert header.select_one("a[href='/account']").text == "Your account"
     assert "Log in" not in header.text
 

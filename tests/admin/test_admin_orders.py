@@ -249,7 +249,8 @@ def test_the_refund_form_asks_how_many_of_each_line_go_back_in_stock(
     page = staff.get(f"/admin/orders/{number}")
     field = page.html.select_one("#refund-form input[name=restock-1]")
     assert field["type"] == "number"
-    assert page.html.select_one("label[for=refund-restock-1]").text == "Blue mug (MUG)"
+    assert page.html.select_one("label[for=refund-restock-1]").text == "Back in stock"
+    assert field.find_parent("fieldset").legend.text == "Blue mug (MUG) · 3 sold"
     assert field.find_next("p", class_="hint").text == "2 of 3 can go back."
 
 
@@ -309,7 +310,7 @@ def test_a_refund_over_the_captured_amount_is_refused_clearly(checkout, mug, sta
     [
         ("ten euros", "Write the amount in EUR, such as 12.50."),
         ("1.005", "Write the amount in EUR, such as 12.50."),
-        ("", "Enter the amount to refund, such as 12.50."),
+        ("", "Enter the amount to refund, such as 12.50, or choose what to refund."),
     ],
 )
 def test_a_refund_amount_that_is_not_money_is_refused(

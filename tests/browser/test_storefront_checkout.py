@@ -1,6 +1,7 @@
-"""A shopper in Chromium: product page → cart → checkout → card typed into Stripe.js
-(localstripe's) → paid order; and a card that needs 3-D Secure, confirmed in the
-browser. Real PostgreSQL, Redis, localstripe and waitress; no step is simulated."""
+"""A shopper in Chromium, in the shop as ``mercato demo`` composes it: product page →
+cart → address → shipping method → card typed into Stripe.js (localstripe's) → paid
+order; and a card that needs 3-D Secure, confirmed in the browser. Real PostgreSQL,
+Redis, localstripe and waitress; no step is simulated."""
 
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from mercato import make_app
 from mercato.orders.models import Order
 from mercato.testing import base_settings
 from mercato_catalog.models import Product, Variant
+from mercato_shipping.sample import add_sample_zones
+from mercato_tax import add_sample_rates
+from tests.shop.conftest import demo_plugins
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -36,12 +40,14 @@ def shop(migrated_database, redis_url, stripe_settings, localstripe, clean_store
         Variant(sku="MUG-BLUE", name="", price_amount=1250, price_currency="EUR", stock=5)
     )
     dbsession.add(product)
+    add_sample_zones(dbsession, "EUR")
+    add_sample_rates(dbsession)
     dbsession.commit()
     settings = base_settings(
         **{
             "sqlalchemy.url": migrated_database,
             "redis.url": redis_url,
-            "mercato.plugins": "catalog cart payments_stripe notifications",
+            "mercato.plugins": " ".join(demo_plugins()),
             "mercato.notifications.transport": "log",
             **stripe_settings,
         }
@@ -93,7 +99,9 @@ def reach_payment(page, shop: str) -> None:
     page.fill("#f-line1", "1 Analytical Row")
     page.fill("#f-postal_code", "75001")
     page.fill("#f-city", "Paris")
-    page.fill("#f-country", "FR")
+    page.select_option("#f-country", "FR")
+    page.get_by_role("button", name="Continue to shipping").click()
+    page.get_by_label("Standard").check()
     page.get_by_role("button", name="Continue to review").click()
     page.get_by_role("link", name="Continue to payment").click()
 
@@ -121,7 +129,8 @@ def test_shopper_pays_with_a_card_in_the_browser(shop, page, dbsession):
     page.screenshot(path=str(ARTIFACTS / "storefront-confirmation.png"), full_page=True)
 
     order = the_order(dbsession)
-    assert (order.status, order.total_amount, order.email) == ("paid", 1250, "ada@example.com")
+    # 12.50 and 9.90 of shipping to France, VAT included in both.
+    assert (order.status, order.total_amount, order.email) == ("paid", 2240, "ada@example.com")
     assert [line.name for line in order.lines] == ["Blue Mug"]
     stock = dbsession.scalar(select(Variant.stock).where(Variant.sku == "MUG-BLUE"))
     assert stock == 4

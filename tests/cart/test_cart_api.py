@@ -205,7 +205,7 @@ def test_per_line_maximum_is_a_setting(make_test_app, catalog):
     shopper = Shopper(make_test_app(plugins=PLUGINS, **{"mercato.cart.max_per_line": "5"}))
     shopper.add("PEN", 4)
     assert shopper.add("PEN", 2, status=409).json["error"]["message"] == (
-        "You can have at most 5 of one item in your cart (you already have 4)."
+        "You can have at most 5 of “PEN” in your cart (you already have 4)."
     )
     assert shopper.add("PEN", 6, status=400).json["error"]["message"] == (
         "You can have at most 5 of one item in your cart."

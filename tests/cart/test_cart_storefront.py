@@ -24,7 +24,7 @@ def test_add_from_a_form_then_see_lines_and_total(shopper):
     response = form_post(shopper, "/cart/add", sku="MUG", quantity="2")
     assert response.location.endswith("/cart")
     page = response.follow()
-    assert "Added 2 × MUG to your cart." in page.text
+    assert "Added 2 × “MUG” to your cart." in page.text, "no name: the SKU, quoted"
     assert page_lines(page.text) == ["MUG"]
     assert page.html.select_one(".cart-total td").text.strip() == "€25.00"
 
@@ -45,6 +45,32 @@ def test_mercato_sku_details_gives_cart_lines_their_names_and_links(shopper):
         ("MUG", "Enamel mug <blue>"),
         ("PEN", "PEN"),
     ]
+
+
+def test_messages_name_the_product_and_the_form_keeps_the_stock_to_itself(shopper, catalog):
+    catalog.NAMES["TEE"] = "Organic tee"
+    page = form_post(shopper, "/cart/add", sku="TEE", quantity="1").follow()
+    assert page.html.select_one(".flash").text == "Added 1 × Organic tee to your cart."
+    refused = form_post(shopper, "/cart/add", sku="TEE", quantity="3", status=409)
+    assert refused.html.select_one('[role="alert"]').text.strip() == (
+        "Only 3 of Organic tee are available and you already have 1 in your cart."
+    )
+    page = form_post(shopper, "/cart/update", sku="TEE", quantity="2").follow()
+    assert page.html.select_one(".flash").text == "Organic tee: quantity set to 2."
+    assert page.html.select_one('.cart-line a[href="/p/tee"]').text == "Organic tee"
+    assert page.html.select_one(".cart-line small").text == "SKU TEE"
+    quantity = page.html.select_one(".cart-quantity input[name=quantity]")
+    assert quantity["max"] == "99", "the cart's limit per line, not the 3 in stock"
+    page = form_post(shopper, "/cart/remove", sku="TEE").follow()
+    assert page.html.select_one(".flash").text == "Removed Organic tee from your cart."
+
+    catalog.STOCK["TEE"] = 1
+    refused = form_post(shopper, "/cart/add", sku="TEE", quantity="2", status=409)
+    assert refused.html.select_one('[role="alert"]').text.strip() == (
+        "Only 1 of Organic tee is available."
+    )
+    form = shopper.app.get("/test/product/TEE").html.select_one("form.add-to-cart")
+    assert form.select_one("input[name=quantity]")["max"] == "99"
 
 
 def test_quantity_update_remove_and_clear_forms(shopper):

@@ -46,12 +46,14 @@ class Catalog:
         sku: str | None = None,
         slug: str | None = None,
         currency: str = "EUR",
+        tax_class: str = "standard",
     ) -> Product:
         product = Product(
             slug=slug or slugify(name),
             name=name,
             description=description,
             active=active,
+            tax_class=tax_class,
         )
         if category is not None:
             product.categories.append(category)
@@ -65,6 +67,7 @@ class Catalog:
                     price_amount=spec.get("price", price),
                     price_currency=spec.get("currency", currency),
                     stock=spec.get("stock", stock),
+                    weight=spec.get("weight", 0),
                     active=spec.get("active", True),
                     position=position,
                 )

@@ -150,7 +150,7 @@ def test_categories_are_created_nested_and_deleted(staff_app, dbsession, catalog
     form["parent"] = "home-living"
     form.submit(status=303)
     assert reload(dbsession, Category, slug="kitchen").path == "home-living/kitchen"
-    nav = staff_app.get("/").html.find("nav", attrs={"aria-label": "Main"})
+    nav = staff_app.get("/").html.find("nav", attrs={"aria-label": "Categories"})
     assert [a.text for a in nav.find_all("a")] == ["Home & Living"]
 
     page = staff_app.get("/admin/catalog/categories")

@@ -2,12 +2,13 @@
 
 import csv
 import io
+import time
 
 import pytest
 from sqlalchemy import func, select
 
 from mercato.ops.cli import main
-from mercato_catalog.models import Category, Product, Variant
+from mercato_catalog.models import Category, Product, ProductImage, Variant
 
 HEADER = (
     "product_slug,product_name,description,categories,product_active,sku,variant_name,"
@@ -26,6 +27,7 @@ def config_file(tmp_path, migrated_database, redis_url, clean_stores):
         "mercato.secret = test\n"
         "mercato.plugins = catalog\n"
         "mercato.currency = EUR\n"
+        f"mercato.catalog.upload_dir = {tmp_path / 'uploads'}\n"
     )
     return str(path)
 
@@ -48,6 +50,22 @@ def test_sample_adds_products_with_variants_and_progress(config_file, dbsession,
 
     assert main(["-c", config_file, "catalog", "sample", "--products", "10"]) == 0
     assert count(dbsession, Product) == 1210
+
+
+def test_sample_pictures_every_product_unless_told_not_to(config_file, dbsession, tmp_path, capsys):
+    started = time.perf_counter()
+    assert main(["-c", config_file, "catalog", "sample", "--products", "300"]) == 0
+    print(f"catalog sample of 300 with pictures: {time.perf_counter() - started:.2f} s")
+
+    assert count(dbsession, ProductImage) == 300
+    key = dbsession.scalar(select(ProductImage.key).limit(1))
+    assert (tmp_path / "uploads" / key / "thumb.webp").stat().st_size > 0
+    assert "catalog pictures: 300/300 (100%" in capsys.readouterr().err
+
+    assert main(["-c", config_file, "catalog", "sample", "--products", "5", "--no-images"]) == 0
+    assert count(dbsession, Product) == 305
+    assert count(dbsession, ProductImage) == 300
+    assert "catalog pictures" not in capsys.readouterr().err
 
 
 def test_sample_refuses_a_silly_count(config_file, capsys):

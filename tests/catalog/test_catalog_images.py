@@ -299,3 +299,12 @@ def test_pages_use_the_configured_backend(make_test_app, app_settings, jacket, s
     src = app.get("/p/waxed-jacket").html.select_one(".gallery img")["src"]
     assert src.startswith("https://cdn.example.test/products/")
     assert len(storage_backends.BUCKETS["bucket-for-pages"]) == 3
+
+
+@pytest.mark.parametrize("size", [(3000, 2000), (1000, 1500), (801, 333), (333, 801), (7, 5000)])
+def test_pages_know_each_renditions_size_without_opening_it(size):
+    """``rendition_size`` is what ``srcset`` and ``width``/``height`` are made of."""
+    processed = images.process(jpeg(size), **LIMITS)
+    for name, edge in images.SIZES.items():
+        made = decode(processed.renditions[name]).size
+        assert images.rendition_size(*size, edge) == made, name

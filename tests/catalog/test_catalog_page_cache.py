@@ -6,7 +6,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from mercato import Line
-from mercato.pagecache import TAGS_KEY
+from mercato.ops.pagecache import TAGS_KEY
 from mercato.testing import csrf_token, login
 from mercato_catalog import inventory, pagetags
 from mercato_catalog.models import Category, Product, Variant

@@ -166,6 +166,13 @@ class Shopper:
             "/checkout/address", {**ADDRESS, **changes, "csrf_token": self.token}, status=303
         )
 
+    def shipping(self, code: str, status=303):
+        """Choose a shipping method: the step a shop with a shipping plugin has between
+        the address and the review."""
+        return self.app.post(
+            "/checkout/shipping", {"shipping_method": code, "csrf_token": self.token}, status=status
+        )
+
     def card(self, number: str = CARD_OK) -> str:
         """A PaymentMethod made server-side through the SDK, as Stripe.js would."""
         return card_payment_method(self.stripe, number)

@@ -44,7 +44,7 @@ def test_address_step_says_what_is_wrong_next_to_each_field_and_keeps_values(sho
         status=400,
     )
     assert "Enter an email address like a@b.com." in page.text
-    assert "Use the two-letter country code" in page.text
+    assert "Choose a country from the list." in page.text
     assert 'value="12 Analytical Street"' in page.text, "what was typed is kept"
     assert 'aria-invalid="true"' in page.text
 

@@ -11,8 +11,12 @@ ROOT = Path(__file__).resolve().parents[2]
 KERNEL = ROOT / "kernel"
 # A ceiling that only comes down: issue 16 aims at 4,000 lines; the admin, the account
 # pages, the storefront's pages, operations (the migration runner too) and the checkout's
-# JSON API have left the kernel (8,668 → 5,008).
-KERNEL_LINE_BUDGET = 5050
+# JSON API have left the kernel (8,668 → 5,008), then the HTTP edge (page cache, rate
+# limits, security headers, NUL refusal), the outbox's worker and staff views and the
+# plugin listing, to the ops plugin (−702: 4,306). The contract and the checkout unit then
+# grew by prices by destination (issue 17) and the order's life after payment (issue 18):
+# 4,881.
+KERNEL_LINE_BUDGET = 4890
 # Code that runs as a plugin: the first-party plugins and the published examples.
 PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
 
@@ -98,6 +102,18 @@ def test_the_kernel_is_small_enough_to_read_in_one_sitting():
 
 def test_no_import_cycle_inside_the_kernel():
     assert cycles(kernel_import_graph()) == []
+
+
+def test_the_kernel_does_not_import_operations():
+    """mercato.ops is a plugin (essential, but a plugin): the kernel never reaches into it,
+    and what plugins use of it (rate limits, the page cache) goes through PUBLIC_API."""
+    importing = []
+    for path in kernel_files():
+        name = module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        if any(m.startswith("mercato.ops") for m in imported_modules(path, package)):
+            importing.append(name)
+    assert importing == []
 
 
 def test_plugins_import_only_the_public_api():

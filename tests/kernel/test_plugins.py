@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from mercato import ConfigurationError, Line, Money, PricingContext, make_app, price_lines
-from mercato.plugins import describe, make_plugin_manager
+from mercato.ops.plugins import describe
+from mercato.plugins import make_plugin_manager
 from mercato.testing import base_settings
 from tests.kernel.plugins import recorder, with_settings
 

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from mercato import ConfigurationError, make_app
-from mercato.outbox import Worker, enqueue, entries, now_utc
+from mercato.ops.outbox import Worker, entries
+from mercato.outbox import enqueue, now_utc
 from mercato.testing import base_settings
 
 from .outbox_helpers import deliveries, message_count, order_payload

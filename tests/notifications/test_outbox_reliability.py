@@ -7,16 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from mercato.outbox import (
-    MAX_ATTEMPTS,
-    OutboxError,
-    Worker,
-    enqueue,
-    entries,
-    now_utc,
-    retry,
-    retry_delay,
-)
+from mercato.ops.outbox import OutboxError, Worker, entries, retry
+from mercato.outbox import MAX_ATTEMPTS, enqueue, now_utc, retry_delay
 
 from .notifiers import flaky
 from .outbox_helpers import deliveries, order_payload

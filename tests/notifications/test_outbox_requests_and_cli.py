@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mercato.outbox import Worker, enqueue
+from mercato.ops.outbox import Worker
+from mercato.outbox import enqueue
 
 from .outbox_helpers import deliveries, message_count, order_payload
 

@@ -26,3 +26,18 @@ def test_health_metrics_and_the_request_log_come_from_the_ops_plugin(make_test_a
 def test_ops_is_essential_and_cannot_be_switched_off(make_test_app):
     with pytest.raises(ConfigurationError, match="plugin 'ops' is essential"):
         make_test_app(plugins=[PROBE, "no:ops"])
+
+
+def test_the_http_edge_is_the_ops_plugins_and_in_place_before_any_plugin_configures(
+    make_test_app,
+):
+    app = make_test_app(plugins=["tests.ops.plugins.early"])
+    first = app.get("/early/limited")
+    assert (
+        "img-src 'self' data: https://images.early.example;"
+        in (first.headers["Content-Security-Policy"])
+    )
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    app.get("/early/limited")
+    assert app.get("/early/limited", status=429).headers["Retry-After"]
+    app.get("/early/limited?q=%00", status=400)  # the NUL refusal, before the view

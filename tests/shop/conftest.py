@@ -23,6 +23,8 @@ from mercato.orders import models as m
 from mercato.testing import PASSWORD, base_settings, login
 from mercato_catalog.models import Product, Variant
 from mercato_payments_stripe.embedded import PUBLISHABLE_KEY
+from mercato_shipping.sample import add_sample_zones
+from mercato_tax import add_sample_rates
 from tests.checkout.shopping import ADDRESS, CARD_3DS, CARD_DECLINED, CARD_OK  # noqa: F401
 from tests.checkout.shopping import Shopper as StandInShopper
 
@@ -43,8 +45,16 @@ def demo_plugins() -> list[str]:
     return plugins
 
 
+# The demo's shipping method for each country the tests ship to (the default ADDRESS is
+# in France).
+SHIPPING_METHODS = {"DE": "de-standard", "FR": "eu-standard", "US": "us-international"}
+
+
 @pytest.fixture
 def shop_catalog(dbsession):
+    """The products above, and the demo's shipping zones and tax rates."""
+    add_sample_zones(dbsession, "EUR")
+    add_sample_rates(dbsession)
     for slug, name, sku, price, stock in PRODUCTS:
         product = Product(slug=slug, name=name, description=f"A {name.lower()}", active=True)
         product.variants.append(
@@ -127,6 +137,14 @@ class Shopper(StandInShopper):
         """The cart as the JSON API shows it: ``{sku: quantity}``."""
         lines = self.app.get("/api/cart").json["lines"]
         return {line["sku"]: line["quantity"] for line in lines}
+
+    def address(self, method: str | None = None, **changes):
+        """The address step, then the shipping step: ``method``, or the demo's method
+        for the address's country; ``method=False`` stops after the address."""
+        done = super().address(**changes)
+        if method is not False:
+            self.shipping(method or SHIPPING_METHODS[changes.get("country", ADDRESS["country"])])
+        return done
 
     def buy(self, lines: dict[str, int], number: str = CARD_OK, status=303, **address):
         for sku, quantity in lines.items():

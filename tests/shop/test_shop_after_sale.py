@@ -94,14 +94,15 @@ def test_a_full_refund_puts_the_stock_back_when_asked(
 ):
     demo_shopper.buy({"TEE": 1, "MUG": 2})
     order = the_order(dbsession)
-    assert (order.status, order.amount_captured) == (m.PAID, 4900)
+    # 49.00 of goods and 9.90 of shipping to France (VAT included in both).
+    assert (order.status, order.amount_captured) == (m.PAID, 5890)
 
-    done = api_refund(demo_staff, order, {"amount": "49.00", "reason": "lost", "restock": True})
+    done = api_refund(demo_staff, order, {"amount": "58.90", "reason": "lost", "restock": True})
 
     assert done.json["order"]["status"] == m.REFUNDED
     order = the_order(dbsession)
-    assert (order.status, order.amount_refunded) == (m.REFUNDED, 4900)
-    assert refunds_in_stripe(demo_shop, order) == [4900]
+    assert (order.status, order.amount_refunded) == (m.REFUNDED, 5890)
+    assert refunds_in_stripe(demo_shop, order) == [5890]
     assert (stock_of(dbsession, "TEE"), stock_of(dbsession, "MUG")) == (STOCK, STOCK)
     assert restocked(order) == {"TEE": 1, "MUG": 2}
 

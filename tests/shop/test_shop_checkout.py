@@ -81,9 +81,10 @@ def test_a_customers_second_purchase_is_a_new_order_with_its_own_payment(
     assert first_order.checkout_id != second_order.checkout_id
     assert (first_order.status, second_order.status) == (m.PAID, m.PAID)
     intents = demo_shop.localstripe.payment_intents()
+    # Each with 9.90 of shipping to France.
     assert sorted((pi.amount, pi.status) for pi in intents) == [
-        (1250, "succeeded"),
-        (2400, "succeeded"),
+        (2240, "succeeded"),
+        (3390, "succeeded"),
     ]
     assert demo_shopper.cart() == {}
     assert cart_page_is_empty(demo_shopper)
@@ -102,7 +103,7 @@ def test_a_declined_card_keeps_the_cart_and_another_card_pays(demo_shopper, demo
     demo_shopper.pay()
 
     [order] = all_orders(dbsession)
-    assert order.status == m.PAID and order.amount_captured == 4800
+    assert order.status == m.PAID and order.amount_captured == 4800 + 990
     [paid] = order.payments
     intents = {pi.id: pi.status for pi in demo_shop.localstripe.payment_intents()}
     held = [pi for pi, status in intents.items() if status in ("succeeded", "requires_capture")]
@@ -127,7 +128,7 @@ def test_3d_secure_success_pays_the_order_and_empties_the_customers_cart(
     demo_shopper.authenticate(challenge.text, success=True).follow()
 
     [order] = all_orders(dbsession)
-    assert order.status == m.PAID and order.amount_captured == 1250
+    assert order.status == m.PAID and order.amount_captured == 1250 + 990
     [pi] = demo_shop.localstripe.payment_intents()
     assert pi.status == "succeeded"
     assert demo_shopper.cart() == {}

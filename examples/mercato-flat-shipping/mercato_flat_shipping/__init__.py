@@ -1,14 +1,14 @@
 """Flat-rate shipping for Mercato: the smallest useful plugin, in one module.
 
-Every order pays ``mercato.flat_shipping.rate``; one whose goods reach
-``mercato.flat_shipping.free_over`` ships free.
+Every destination gets one method at ``mercato.flat_shipping.rate``; an order whose
+goods reach ``mercato.flat_shipping.free_over`` ships free.
 """
 
 from decimal import Decimal
 
 import colander
 
-from mercato import Adjustment, ConfigurationError, Money, hookimpl
+from mercato import ConfigurationError, Money, ShippingOption, hookimpl
 
 NAME = "flat_shipping"
 
@@ -22,6 +22,7 @@ class Settings(colander.MappingSchema):
         colander.Decimal(), missing=None, validator=colander.Range(min=0)
     )
     label = colander.SchemaNode(colander.String(), missing="Shipping")
+    estimate = colander.SchemaNode(colander.String(), missing="")
 
 
 @hookimpl
@@ -44,14 +45,12 @@ def mercato_configure(config):
 
 
 @hookimpl
-def mercato_price_adjustments(lines, context):
-    if not lines:
-        return None
+def mercato_shipping_options(lines, context):
     settings = context.request.registry.settings[f"mercato.{NAME}"]
     goods = sum((line.total for line in lines), Money.zero(context.currency))
     free_over = settings["free_over"]
     if free_over is not None and goods >= Money.parse(str(free_over), context.currency):
-        fee, label = Money.zero(context.currency), f"{settings['label']} (free)"
+        price = Money.zero(context.currency)
     else:
-        fee, label = Money.parse(str(settings["rate"]), context.currency), settings["label"]
-    return [Adjustment(label=label, amount=fee, source=NAME)]
+        price = Money.parse(str(settings["rate"]), context.currency)
+    return [ShippingOption(NAME, settings["label"], price, settings["estimate"], source=NAME)]

@@ -1,0 +1,83 @@
+"""Input PostgreSQL cannot store is refused once, at the edge, for every route.
+
+PostgreSQL text cannot hold a NUL character: psycopg raises ``DataError`` wherever a
+value carrying one reaches a query, and the request ended in a 500. Rather than guard
+each view, a tween looks at everything a client sends that may reach the database —
+the path, the query string, the headers (cookies included), form fields and JSON
+bodies — and answers 400 with a plain sentence (JSON under ``/api/``) through the
+error views. Uploaded files are left alone: their bytes are not text.
+"""
+
+import json
+from urllib.parse import unquote
+
+from pyramid.httpexceptions import HTTPBadRequest
+from pyramid.tweens import EXCVIEW
+
+NUL = "\x00"
+MESSAGE = "What you sent contains a character we cannot accept (a NUL byte)."
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _json_strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+
+
+def _body_strings(request):
+    if request.content_type in FORMS:
+        try:
+            fields = request.POST.items()
+        except UnicodeDecodeError:
+            return  # the view's error view answers bytes that are not UTF-8
+        for name, value in fields:
+            yield name
+            if isinstance(value, str):
+                yield value
+        return
+    body = request.body
+    if not body:
+        return
+    if NUL.encode() in body:
+        yield NUL
+        return
+    try:
+        # Views read JSON whatever the Content-Type says (``request.json_body``).
+        yield from _json_strings(json.loads(body))
+    except ValueError:
+        return  # not JSON: the view says what it expected
+
+
+def _strings(request):
+    environ = request.environ
+    yield environ.get("PATH_INFO", "")
+    yield unquote(environ.get("QUERY_STRING", ""))
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and isinstance(value, str):
+            yield value
+    for name, value in request.cookies.items():
+        yield name
+        yield value
+    yield from _body_strings(request)
+
+
+def refuse_nul_tween_factory(handler, registry):
+    def refuse_nul_tween(request):
+        if any(NUL in text for text in _strings(request)):
+            raise HTTPBadRequest(MESSAGE)
+        return handler(request)
+
+    return refuse_nul_tween
+
+
+def includeme(config):
+    # Under the error views, so the 400 is their page (or JSON), inside the
+    # transaction (which a 4xx aborts).
+    config.add_tween("mercato.ops.edge.refuse_nul_tween_factory", under=EXCVIEW)
