@@ -195,8 +195,9 @@ def totals_rows(order: Order) -> list[dict]:
             label = f"Shipping: {label}"
         elif row["kind"] == "tax":
             rate = percent(row["rate"])
-            # Rates are often named with their rate already ("VAT 20%"): not twice.
-            label = label if label.endswith(rate) else f"{label} {rate}"
+            # Rates are often named with their rate already ("VAT 20%", "VAT 7% removed
+            # (export)"): not twice.
+            label = label if rate in label else f"{label} {rate}"
             label += " (included)" if row["included"] else ""
         rows.append({**row, "label": label})
     return rows

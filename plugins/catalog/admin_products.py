@@ -16,7 +16,14 @@ from mercato import Money
 
 from . import goods, queries, services
 from .admin import require_staff_pages
-from .checks import categories_named, checked, checked_variant, sku_taken, slug_taken
+from .checks import (
+    categories_named,
+    checked,
+    checked_variant,
+    new_variant,
+    sku_taken,
+    slug_taken,
+)
 from .models import Category, Product, Variant
 from .schemas import CategoryForm, ProductForm
 from .search import InvalidParameter, parse_page
@@ -218,19 +225,7 @@ def update_product(request):
         if new and sku_taken(session, new["sku"]):
             errors["new-sku"] = f"The SKU {new['sku']} is already in use."
         elif new:
-            position = len(product.variants)
-            product.variants.append(
-                Variant(
-                    sku=new["sku"],
-                    name=new["name"],
-                    price_amount=price,
-                    price_currency=currency,
-                    stock=new["stock"],
-                    weight=new["weight_grams"],
-                    active=new["active"],
-                    position=position,
-                )
-            )
+            product.variants.append(new_variant(new, price, currency, len(product.variants)))
     if errors:
         # The 400 aborts the transaction: none of this form's changes are kept.
         return _form(request, product, _submitted(post), errors, 400)

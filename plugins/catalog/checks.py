@@ -82,3 +82,17 @@ def slug_taken(session, slug: str, product_id: int | None) -> bool:
 
 def sku_taken(session, sku: str) -> bool:
     return session.execute(select(Variant.id).where(Variant.sku == sku)).first() is not None
+
+
+def new_variant(values: dict, price: int, currency: str, position: int) -> Variant:
+    """A variant from ``checked_variant``'s values, priced in minor units of ``currency``."""
+    return Variant(
+        sku=values["sku"],
+        name=values["name"],
+        price_amount=price,
+        price_currency=currency,
+        stock=values["stock"],
+        weight=values["weight_grams"],
+        active=values["active"],
+        position=position,
+    )

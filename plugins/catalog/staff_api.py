@@ -21,7 +21,14 @@ from pyramid.view import view_config
 
 from . import queries, services
 from .admin import require_security_policy
-from .checks import categories_named, checked, checked_variant, sku_taken, slug_taken
+from .checks import (
+    categories_named,
+    checked,
+    checked_variant,
+    new_variant,
+    sku_taken,
+    slug_taken,
+)
 from .models import Product, Variant
 from .schemas import ProductForm
 from .views import slug_from_path
@@ -178,18 +185,7 @@ def create_product(request):
     )
     product.categories = categories
     for position, (variant, price) in enumerate(variants):
-        product.variants.append(
-            Variant(
-                sku=variant["sku"],
-                name=variant["name"],
-                price_amount=price,
-                price_currency=currency,
-                stock=variant["stock"],
-                weight=variant["weight_grams"],
-                active=variant["active"],
-                position=position,
-            )
-        )
+        product.variants.append(new_variant(variant, price, currency, position))
     session.add(product)
     session.flush()
     request.response.status_int = 201

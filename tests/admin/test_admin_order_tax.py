@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from mercato.orders import models as m
 from mercato.testing import login
+from mercato_admin.views import totals_rows
 from tests.api.buying import NEW_YORK, PARIS, TAXED_PLUGIN, ApiShopper
 
 from .conftest import PLUGINS, audit_entries, form_token, order, stock
@@ -242,3 +243,22 @@ def test_ticking_put_back_in_stock_needs_units_and_excludes_per_line_counts(buy,
     assert "not both" in both.html.select_one("#refund-restock-error").text
     nothing_refunded(dbsession, number)
     assert stock(dbsession, "MUG") == 8
+
+
+def test_a_tax_line_named_with_its_rate_shows_the_rate_once():
+    order = m.Order(
+        currency="EUR",
+        subtotal_amount=3200,
+        total_amount=2991,
+        adjustments=[],
+        tax_lines=[
+            {"name": "VAT 7% removed (export)", "rate": "0.07", "amount": -209,
+             "included": False, "target": "BOOK"},
+            {"name": "Sales tax", "rate": "0.0725", "amount": 0, "included": False,
+             "target": "BOOK"},
+        ],
+    )  # fmt: skip
+
+    labels = [row["label"] for row in totals_rows(order) if row["kind"] == "tax"]
+
+    assert labels == ["VAT 7% removed (export)", "Sales tax 7.25%"]
