@@ -137,7 +137,7 @@ def add_commands(subparsers) -> None:
     p.add_argument(
         "--no-images",
         action="store_true",
-        help="no pictures (each product gets one by default, in the catalog's image storage)",
+        help="no pictures (by default each product gets a front and a close-up)",
     )
     p.set_defaults(func=cmd_sample)
 

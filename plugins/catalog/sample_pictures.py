@@ -2,9 +2,9 @@
 upload (``images.renditions``), stored like one (``services.store_image``).
 
 The demo draws every product's own views (front, back, close-up, one front per
-colour). The bulk sample, which may make 100,000 products, draws one front per kind of
-product and colour, smaller, once, and stores a copy of it for each product: drawing
-is what costs, writing a few small files does not.
+colour). The bulk sample, which may make 100,000 products, draws a front and a close-up
+per kind of product and colour, smaller, once, and stores a copy of them for each
+product: drawing is what costs, writing a few small files does not.
 
 A picture's key is its content's digest under its product: the same catalog gives the
 same keys and the same bytes, run after run, and a key still never names two pictures.
@@ -101,8 +101,10 @@ def add_demo_pictures(session, storage, products, progress) -> int:
 
 
 class BulkPictures:
-    """One small front picture per kind of product and colour, drawn once, stored for
-    every product of that kind (the bulk sample)."""
+    """Two small pictures per product, a front and a close-up, drawn once per kind of
+    product and colour and stored for every product of that kind (the bulk sample)."""
+
+    VIEWS = ("front", "detail")
 
     def __init__(self, storage, total: int, progress=None):
         self.storage = storage
@@ -111,23 +113,32 @@ class BulkPictures:
         self.done = 0
         self.drawn: dict[PictureSpec, images.ProcessedImage] = {}
 
-    def spec(self, noun: str, path: str, product_id: int) -> PictureSpec:
+    def specs(self, noun: str, path: str, product_id: int) -> list[PictureSpec]:
         palette = random.Random(f"{path}/{noun}").sample(pictures.FALLBACK, BULK_COLOURS)
         colour = palette[product_id % BULK_COLOURS].capitalize()
-        return PictureSpec(noun, path, colour, "front", f"{path}/{noun}", BULK_SIZE)
+        return [
+            PictureSpec(noun, path, colour, view, f"{path}/{noun}", BULK_SIZE)
+            for view in self.VIEWS
+        ]
 
     def rows(self, products) -> list[tuple]:
         """``catalog_product_images`` rows for ``products`` (``(id, name, noun, path)``),
-        their files written: what COPY needs. ``progress(done, total)`` follows them."""
-        specs = [self.spec(noun, path, product_id) for product_id, _n, noun, path in products]
-        missing = list(dict.fromkeys(s for s in specs if s not in self.drawn))
+        their files written: what COPY needs. ``progress(done, total)`` follows the
+        products."""
+        specs = [self.specs(noun, path, product_id) for product_id, _n, noun, path in products]
+        wanted = [spec for views in specs for spec in views if spec not in self.drawn]
+        missing = list(dict.fromkeys(wanted))
         self.drawn.update(zip(missing, render_all(missing), strict=True))
         rows = []
-        for (product_id, name, _noun, _path), spec in zip(products, specs, strict=True):
-            processed = self.drawn[spec]
-            key = picture_key(product_id, processed)
-            image = store_image(self.storage, product_id, processed, name, 0, key)
-            rows.append((product_id, key, image.extension, name, image.width, image.height, 0))
+        for (product_id, name, _noun, _path), views in zip(products, specs, strict=True):
+            for position, spec in enumerate(views):
+                processed = self.drawn[spec]
+                key = picture_key(product_id, processed)
+                alt = f"{name}, {VIEW_NAMES[spec.view]}" if position else name
+                image = store_image(self.storage, product_id, processed, alt, position, key)
+                rows.append(
+                    (product_id, key, image.extension, alt, image.width, image.height, position)
+                )
             self.done += 1
             if self.progress is not None:
                 self.progress(self.done, self.total)

@@ -57,14 +57,14 @@ def test_sample_pictures_every_product_unless_told_not_to(config_file, dbsession
     assert main(["-c", config_file, "catalog", "sample", "--products", "300"]) == 0
     print(f"catalog sample of 300 with pictures: {time.perf_counter() - started:.2f} s")
 
-    assert count(dbsession, ProductImage) == 300
+    assert count(dbsession, ProductImage) == 600, "a front and a close-up each"
     key = dbsession.scalar(select(ProductImage.key).limit(1))
     assert (tmp_path / "uploads" / key / "thumb.webp").stat().st_size > 0
     assert "catalog pictures: 300/300 (100%" in capsys.readouterr().err
 
     assert main(["-c", config_file, "catalog", "sample", "--products", "5", "--no-images"]) == 0
     assert count(dbsession, Product) == 305
-    assert count(dbsession, ProductImage) == 300
+    assert count(dbsession, ProductImage) == 600
     assert "catalog pictures" not in capsys.readouterr().err
 
 

@@ -117,7 +117,7 @@ def test_a_product_is_drawn_as_what_its_name_says(name, path, drawing):
     assert pictures.kind_of(name, path)[0] is drawing
 
 
-def test_the_bulk_sample_gives_each_product_a_picture(db_engine, dbsession, tmp_path):
+def test_the_bulk_sample_gives_each_product_a_front_and_a_close_up(db_engine, dbsession, tmp_path):
     storage = LocalStorage(tmp_path)
     seen = []
     made = sample.bulk_sample(
@@ -127,9 +127,15 @@ def test_the_bulk_sample_gives_each_product_a_picture(db_engine, dbsession, tmp_
 
     assert made == 60
     rows = dbsession.execute(
-        select(ProductImage.product_id, ProductImage.key, ProductImage.width, ProductImage.alt)
-    ).all()
-    assert len({row.product_id for row in rows}) == len(rows) == 60
+        select(
+            ProductImage.product_id, ProductImage.key, ProductImage.width, ProductImage.alt,
+            ProductImage.position,
+        ).order_by(ProductImage.product_id, ProductImage.position)
+    ).all()  # fmt: skip
+    assert len(rows) == 120 and len({row.product_id for row in rows}) == 60
+    assert [row.position for row in rows[:2]] == [0, 1]
+    assert rows[1].alt == f"{rows[0].alt}, close-up"
+    assert len({row.key for row in rows}) == 120, "a key never names two pictures"
     assert all(row.width == 400 and row.alt for row in rows)
     for row in rows[:5]:
         assert decode(storage.load(f"{row.key}/thumb.webp")).size == (320, 320)
