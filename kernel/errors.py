@@ -16,6 +16,7 @@ from pyramid_retry import is_last_attempt, mark_error_retryable
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
+from .exceptions import CheckoutError
 from .redis_client import FAILED_KEY
 from .sessions import abandon_session_writes
 
@@ -112,6 +113,14 @@ def bad_csrf(exc, request):
         "This form has expired or was sent from another site. "
         "Please reload the page and try again.",
     )
+
+
+@exception_view_config(CheckoutError)
+def checkout_refused(exc, request):
+    # A plugin refused while pricing or checking out, outside the views that catch it
+    # (a review page, GET /api/checkout, a tax service that is down): its words and
+    # status for the shopper. The 4xx/5xx answer aborts the transaction (commit_veto).
+    return error_response(request, exc.status, exc.message)
 
 
 @exception_view_config(HTTPException)

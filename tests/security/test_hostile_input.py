@@ -140,3 +140,16 @@ def test_the_text_request_log_escapes_control_characters_in_the_message(app, cap
     app.get("/tab%09bell%07", status=404)
     [line] = [r.getMessage() for r in caplog.records if r.name == "mercato.requests"]
     assert line.startswith("GET /tab\\x09bell\\x07 404 ")
+
+
+def test_a_checkout_error_a_plugin_raises_anywhere_is_its_message_never_a_500(make_test_app):
+    app = make_test_app(plugins=["tests.security.refusing"])
+
+    page = app.get("/refuse", status=400)
+    down = app.get("/refuse?down=1", headers={"Accept": "application/json"}, status=503)
+
+    assert "Please choose a shipping method." in page.text and "<html" in page.text
+    assert down.json["error"] == {
+        "status": 503,
+        "message": "We could not calculate the tax right now.",
+    }
