@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mercato import AdminLink, hookimpl
 
-from . import sample, schemas, services, slots
+from . import dashboard, sample, schemas, services, slots
 from .views import MANAGE
 
 
@@ -52,3 +52,8 @@ def mercato_render_slot(request, name, context):
 @hookimpl
 def mercato_admin_links(request):
     return [AdminLink("Shipping", request.route_path("shipping_admin"), MANAGE)]
+
+
+@hookimpl
+def mercato_admin_widgets(request):
+    return dashboard.shipping_panel(request)

@@ -309,3 +309,22 @@ def test_changes_show_in_the_audit_log(staff_app, dbsession):
     form["countries"] = ["NO", "IS"]
     form.submit(status=303)
     assert "shipping_admin_zone_new" in staff_app.get("/admin/audit").text
+
+
+def test_the_dashboard_warns_when_the_shop_ships_nowhere(staff_app, dbsession):
+    panel = staff_app.get("/admin").html.find(id="shipping-panel").parent
+    assert "Nobody can check out" in panel.text
+    assert panel.find("a", string="Add a zone")["href"] == "/admin/shipping/zones/new"
+    zone = add_zone(dbsession, "Switzerland", countries=["CH", "LI"])
+    assert "Nobody can check out" in staff_app.get("/admin").text  # a zone with no method
+    add_zone(
+        dbsession,
+        "Austria",
+        countries=["AT"],
+        regions=["IT-32"],
+        methods=[{"code": "at", "name": "Post", "rate_type": "flat", "price": 500}],
+    )
+    panel = staff_app.get("/admin").html.find(id="shipping-panel").parent
+    assert "Nobody can check out" not in panel.text
+    assert "1 zone ships to 1 country and 1 region." in panel.text
+    assert zone.name not in panel.text
