@@ -3,11 +3,18 @@
 ``request.dbsession`` is the primary: everything that writes, and every read that must
 see the latest state (cart, checkout, accounts, admin). ``request.read_dbsession`` may be
 bound to a read replica (``sqlalchemy.read_url``) for pages that tolerate a little lag
-(catalog, search); without a replica it is the primary session itself.
+(catalog, search); without a replica it is the primary session itself, and so it is
+while the replica cannot be reached: a request that finds it down reads the primary, and
+so do the next ones for ``REPLICA_RETRY_AFTER`` seconds. A connection to the replica waits
+at most ``REPLICA_CONNECT_TIMEOUT`` seconds, well within a request's time.
 """
+
+import logging
+import time
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from zope.sqlalchemy import register
 
@@ -22,6 +29,10 @@ NAMING_CONVENTION = {
 
 REGISTRY_KEY = "mercato.registry"
 TM_KEY = "mercato.transaction_manager"  # in the info of sessions joined to a request
+REPLICA_CONNECT_TIMEOUT = 2  # seconds; libpq's least
+REPLICA_RETRY_AFTER = 10.0  # seconds
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -32,6 +43,12 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
+def registry_of(dbsession: Session):
+    """The app a session of ``request.dbsession``'s kind belongs to, or ``None`` (a
+    script's own session): code that holds only a session reaches the hooks so."""
+    return dbsession.info.get(REGISTRY_KEY)
+
+
 def sqlalchemy_url(url: str) -> str:
     """Use psycopg 3 whatever driver the URL names (``postgresql://`` means psycopg2)."""
     for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
@@ -40,15 +57,17 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def make_engine(settings: dict, url: str | None = None) -> Engine:
+def make_engine(settings: dict, url: str | None = None, role: str = "primary") -> Engine:
     """An engine whose every wait is bounded: pool, connect and statements.
 
     Connections are not pinged as they leave the pool (``sqlalchemy.pool_pre_ping``;
     measured at 15% of an add to cart under load). A connection that died meanwhile
     (PostgreSQL restarted, a firewall dropped it) fails its first statement; SQLAlchemy
     then throws away every connection of the pool opened before, and a request is
-    retried by pyramid_retry (``mercato.errors``) on new ones.
+    retried by pyramid_retry (``mercato.errors``) on new ones. ``role`` names the
+    connections in ``pg_stat_activity`` (``mercato-primary``, ``mercato-replica``).
     """
+    replica = role == "replica"
     return create_engine(
         sqlalchemy_url(url or settings["sqlalchemy.url"]),
         pool_size=settings["sqlalchemy.pool_size"],
@@ -56,29 +75,38 @@ def make_engine(settings: dict, url: str | None = None) -> Engine:
         pool_timeout=settings["sqlalchemy.pool_timeout"],
         pool_pre_ping=settings.get("sqlalchemy.pool_pre_ping", False),
         connect_args={
-            "connect_timeout": settings["sqlalchemy.connect_timeout"],
+            "connect_timeout": (
+                REPLICA_CONNECT_TIMEOUT if replica else settings["sqlalchemy.connect_timeout"]
+            ),
+            "application_name": f"mercato-{role}",
             "options": f"-c statement_timeout={settings['sqlalchemy.statement_timeout_ms']}",
         },
     )
 
 
-def _dbsession(request) -> Session:
-    session = request.registry.dbsession_factory()
-    # Joins the session to pyramid_tm: commit when the request succeeds, else abort.
+def _joined(request, session: Session) -> Session:
+    """``session`` joined to pyramid_tm: commit when the request succeeds, else abort."""
     register(session, transaction_manager=request.tm)
     session.info[TM_KEY] = request.tm
     request.add_finished_callback(lambda _request: session.close())
     return session
 
 
+def _dbsession(request) -> Session:
+    return _joined(request, request.registry.dbsession_factory())
+
+
 def _read_dbsession(request) -> Session:
-    factory = request.registry.read_dbsession_factory
-    if factory is None:
+    registry = request.registry
+    if registry.read_dbsession_factory is None or time.monotonic() < registry.replica_down_until:
         return request.dbsession
-    session = factory()
-    register(session, transaction_manager=request.tm)
-    session.info[TM_KEY] = request.tm
-    request.add_finished_callback(lambda _request: session.close())
+    session = _joined(request, registry.read_dbsession_factory())
+    try:
+        session.connection()  # connect now, while the primary can still take over
+    except OperationalError as exc:
+        registry.replica_down_until = time.monotonic() + REPLICA_RETRY_AFTER
+        log.warning("read replica unreachable, reading from the primary: %s", exc.orig)
+        return request.dbsession
     return session
 
 
@@ -93,7 +121,8 @@ def includeme(config):
     )
     read_url = settings.get("sqlalchemy.read_url")
     config.registry.read_dbsession_factory = (
-        sessionmaker(bind=make_engine(settings, read_url)) if read_url else None
+        sessionmaker(bind=make_engine(settings, read_url, "replica")) if read_url else None
     )
+    config.registry.replica_down_until = 0.0
     config.add_request_method(_dbsession, "dbsession", reify=True)
     config.add_request_method(_read_dbsession, "read_dbsession", reify=True)

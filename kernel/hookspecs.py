@@ -125,6 +125,36 @@ def mercato_user_logged_in(request, user):
     """
 
 
+class Credentials(NamedTuple):
+    """An API key or the like: the ``user`` it acts as, the ``permissions`` it grants
+    and ``client``, its name for rate limits (``api_key:12``)."""
+
+    user: object
+    permissions: frozenset
+    client: str
+
+
+@hookspec(firstresult=True)
+def mercato_request_credentials(request):
+    """``mercato.Credentials`` (an active user) for a request that carries credentials
+    this plugin accepts (a bearer key), else ``None``; stops at the first non-None
+    result. Then the cookie is ignored, a permission needs the role AND ``permissions``,
+    and no CSRF token is asked for (no browser sends such a header by itself)."""
+
+
+@hookspec
+def mercato_openapi():
+    """Return the OpenAPI 3.1 description of this plugin's ``/api`` routes:
+    ``{"paths": {…}, "components": {…}}``, a fragment of the document the api plugin
+    serves at ``/api/openapi.json``.
+
+    Called once, when the document is first asked for, for every plugin; the
+    fragments are merged (an operation described twice, differently, is an error). A
+    schema may be a colander node: it is converted to JSON Schema. docs/api.md lists
+    the shared components a fragment may ``$ref`` (``Money``, ``Error`` …).
+    """
+
+
 # ---------------------------------------------------------------------------
 # Pricing
 # ---------------------------------------------------------------------------
@@ -248,6 +278,25 @@ def mercato_release_stock(dbsession, lines):
     """
 
 
+@hookspec
+def mercato_stock_low(dbsession, sku, level, threshold):
+    """A change (a sale, a staff edit, an import) took ``sku``'s stock from above
+    ``threshold`` to ``level`` (``<= threshold``): time to reorder. Called by the plugin
+    that keeps stock, for every plugin, inside the transaction of the change
+    (``dbsession``); once per crossing, not for every sale below the threshold."""
+
+
+@hookspec
+def mercato_product_changed(dbsession, product, change):
+    """Staff created, updated or deleted a product (``change``: ``"created"``,
+    ``"updated"``, ``"deleted"``) through a form, an import or the staff API. ``product``
+    is a JSON-able dict as the product was saved: ``slug``, ``name``, ``description``,
+    ``active``, ``tax_class``, ``categories`` (slugs) and ``variants`` (``sku``,
+    ``name``, ``options``, ``price`` as ``Money.to_json()``, ``stock``,
+    ``weight_grams``, ``active``). Called by the catalog, for every plugin, inside the
+    transaction of the change (``dbsession``)."""
+
+
 # ---------------------------------------------------------------------------
 # Payment
 # ---------------------------------------------------------------------------
@@ -343,9 +392,11 @@ def mercato_order_refunded(order, refund):
 @hookspec
 def mercato_order_changed(order, change):
     """Staff changed ``order`` after it was placed. ``change`` is a dict whose
-    ``"kind"`` says what (``"lines_cancelled"``: ``"lines"`` ``{sku: quantity}`` will
-    not ship, ``"refund"`` the ``mercato.Refund`` that paid them back). Called for every
-    plugin, inside the transaction of the change."""
+    ``"kind"`` says what, with ``"lines"`` ``{sku: quantity}`` and ``"refund"`` (the
+    ``mercato.Refund`` made, or None): ``"lines_cancelled"`` (paid units that will not
+    ship, refunded), ``"lines_removed"`` (units released before their money was taken)
+    or ``"lines_added"``; the last two carry ``"balance_due"`` (``Money``). Called for
+    every plugin, inside the transaction of the change."""
 
 
 @hookspec
@@ -369,6 +420,18 @@ def mercato_return_received(order, return_request):
     ``"lines"`` ``{sku: quantity}``, ``"restocked"`` ``{sku: quantity}`` (what went back
     to stock: damaged goods do not). Called by the plugin that keeps returns, for every
     plugin, inside the transaction that records it."""
+
+
+@hookspec
+def mercato_worker_pass(registry, now):
+    """Do this plugin's own due background work (deliveries it retries on a schedule of
+    its own) and return how many items it worked on, or ``None``.
+
+    Called by ``mercato worker`` on every pass, after the outbox's due deliveries, for
+    every plugin; ``now`` (an aware ``datetime``) decides what is due — tests pass a
+    later time instead of waiting. The worker rests only when every plugin returned
+    nothing: return at most a batch per pass, so that a pass stays short.
+    """
 
 
 # ---------------------------------------------------------------------------

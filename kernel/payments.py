@@ -161,8 +161,11 @@ def authorize(registry, payment: PaymentInfo, order, details: dict) -> PaymentRe
     )
 
 
-def capture(registry, payment: PaymentInfo) -> tuple[PaymentResult | None, str]:
-    """Ask the payment's plugin to capture all of it; never raises.
+def capture(
+    registry, payment: PaymentInfo, amount: Money | None = None
+) -> tuple[PaymentResult | None, str]:
+    """Ask the payment's plugin to capture ``amount`` (all of it by default: less when
+    the order came down since it was authorized); never raises.
 
     Returns ``(result, "")`` when the money is taken, else ``(None, why)``: the caller
     records why and ``mercato reconcile`` (or a person) tries again.
@@ -173,7 +176,7 @@ def capture(registry, payment: PaymentInfo) -> tuple[PaymentResult | None, str]:
         payment,
         registry=registry,
         payment=payment,
-        amount=payment.amount_money,
+        amount=amount or payment.amount_money,
         idempotency_key=idempotency_key(payment, CAPTURE),
     )
 

@@ -1,13 +1,18 @@
 """One Redis client per process, from ``redis.url``; ``request.redis``.
 
 Every Redis command made for a request touches one key, or keys sharing a hash tag, so
-that moving to Redis Cluster is a change of URL and not of code.
+that moving to Redis Cluster is a change of URL and not of code: ``redis+cluster://``
+(``rediss+cluster://`` over TLS) followed by one or more of its nodes
+(``redis+cluster://10.0.0.1:6379,10.0.0.2:6379``) builds a ``RedisCluster``, which
+finds the other nodes itself and follows a slot to its new master after a failover.
 
 Redis going away degrades the shop, never hangs it. Every command waits at most
 ``redis.socket_timeout``; once Redis failed to connect or to answer in time, every
 command fails at once for that many seconds (``Outage``) instead of waiting the
 timeout out again, so a request meets a dead or frozen Redis at most once, and a page
 can leave out the parts that need Redis (``redis_down``) instead of failing on each.
+On a cluster each node has its own ``Outage`` (``NodeOutages``): a dead master fails
+fast for its own slots only, until its replica has taken them over.
 """
 
 import time
@@ -15,6 +20,7 @@ from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError, TimeoutError
 from redis.retry import Retry
 
@@ -40,6 +46,24 @@ class Outage:
             raise ConnectionError(f"Redis failed less than {self.cool_off:g} s ago")
 
 
+class NodeOutages:
+    """One ``Outage`` per node of a Redis Cluster; ``active`` while any node's is."""
+
+    def __init__(self, cool_off: float):
+        self.cool_off = cool_off
+        self._nodes: dict[tuple[str, int], Outage] = {}
+
+    def of(self, host: str, port: int) -> Outage:
+        node = (host, port)
+        if node not in self._nodes:
+            self._nodes.setdefault(node, Outage(self.cool_off))  # one, even when racing
+        return self._nodes[node]
+
+    @property
+    def active(self) -> bool:
+        return any(outage.active for outage in list(self._nodes.values()))
+
+
 class Guarded:
     """A connection that reports connect failures and timeouts to the client's
     ``Outage`` and refuses to send while it is active.
@@ -47,9 +71,13 @@ class Guarded:
     A connection Redis closed (a restart) is not an outage: the client's one retry
     then goes through on a new connection."""
 
-    def __init__(self, *, outage: Outage, **kwargs):
+    # A cluster's, set on a subclass of the client's own: RedisCluster hands its nodes'
+    # connections only the arguments redis-py knows, so ``outage`` cannot reach them.
+    node_outages: NodeOutages | None = None
+
+    def __init__(self, *, outage: Outage | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.outage = outage
+        self.outage = outage or self.node_outages.of(self.host, self.port)
 
     def connect_check_health(self, *args, **kwargs):
         try:
@@ -89,21 +117,59 @@ CONNECTION_CLASSES = {
 }
 
 
-def make_redis(settings: dict, outage: Outage | None = None) -> redis.Redis:
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def make_outage(settings: dict) -> Outage | NodeOutages:
+    """The outage record ``make_redis`` needs: one per node for a cluster's URL."""
+    cool_off = float(settings["redis.socket_timeout"])
+    cluster = urlsplit(settings["redis.url"]).scheme in CLUSTER_SCHEMES
+    return NodeOutages(cool_off) if cluster else Outage(cool_off)
+
+
+def make_redis(
+    settings: dict, outage: Outage | NodeOutages | None = None
+) -> redis.Redis | RedisCluster:
+    url = settings["redis.url"]
     timeout = float(settings["redis.socket_timeout"])
+    outage = outage or make_outage(settings)
+    # One immediate retry, for a pooled connection Redis closed (or, on a cluster, a
+    # slot whose master is gone: the retry asks the cluster where it went); never after
+    # a timeout, which would double the wait.
+    retry = Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
+    if isinstance(outage, NodeOutages):
+        return _make_cluster(url, outage, retry, timeout)
     return redis.Redis.from_url(
-        settings["redis.url"],
+        url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
-        connection_class=CONNECTION_CLASSES.get(
-            urlsplit(settings["redis.url"]).scheme, GuardedConnection
-        ),
-        outage=outage or Outage(cool_off=timeout),
-        # One immediate retry, for a pooled connection Redis closed; never after a
-        # timeout, which would double the wait.
-        retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
+        connection_class=CONNECTION_CLASSES.get(urlsplit(url).scheme, GuardedConnection),
+        outage=outage,
+        retry=retry,
     )
+
+
+def _make_cluster(url: str, outages: NodeOutages, retry: Retry, timeout: float) -> RedisCluster:
+    parts = urlsplit(url)
+    scheme = CLUSTER_SCHEMES[parts.scheme]
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    first, *others = hosts.split(",")
+    guarded = CONNECTION_CLASSES[scheme]
+    connection_class = type(f"Cluster{guarded.__name__}", (guarded,), {"node_outages": outages})
+    return RedisCluster(
+        url=parts._replace(scheme=scheme, netloc=f"{credentials}@{first}".lstrip("@")).geturl(),
+        startup_nodes=[ClusterNode(*_host_port(node)) for node in others],
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        connection_class=connection_class,
+        retry=retry,
+    )
+
+
+def _host_port(node: str) -> tuple[str, int]:
+    host, _, port = node.partition(":")
+    return host, int(port or 6379)
 
 
 def redis_down(request) -> bool:
@@ -115,6 +181,9 @@ def redis_down(request) -> bool:
 
 def includeme(config):
     settings = config.registry.settings
-    config.registry.redis_outage = Outage(cool_off=float(settings["redis.socket_timeout"]))
+    config.registry.redis_outage = make_outage(settings)
     config.registry.redis = make_redis(settings, config.registry.redis_outage)
     config.add_request_method(lambda request: request.registry.redis, "redis", reify=True)
+    config.add_tween(
+        "mercato.datamanagers.redis.lost_writes_tween_factory", over="pyramid_tm.tm_tween_factory"
+    )

@@ -5,6 +5,9 @@ password hash and role. Changing either (password reset, promotion, demotion) ma
 every other session of that user anonymous at its next request; a deactivated user
 is anonymous at once.
 
+Or a plugin's credentials name them (an API key: ``mercato_request_credentials``);
+then the cookie is not looked at, and a permission must also be one they grant.
+
 Authorization is by role: ``customer``, ``staff``, ``admin``. A permission names the
 roles that hold it; the kernel declares its own (``KERNEL_PERMISSIONS``) and every
 plugin adds its own through ``mercato_permissions()``, merged at start-up. ``admin``
@@ -54,7 +57,14 @@ def user_stamp(user: User) -> str:
     return hashlib.sha256(f"{user.password_hash}|{user.role}".encode()).hexdigest()[:32]
 
 
+def _credentials(request):
+    # Asked once per request, only when something needs the user or a permission.
+    return request.registry.hooks.mercato_request_credentials(request=request)
+
+
 def _load_user(request) -> User | None:
+    if request.credentials is not None:
+        return request.credentials.user
     if COOKIE_NAME not in request.cookies:
         return None  # no cookie, no session: do not create one just to find out
     session = request.session
@@ -115,9 +125,12 @@ class MercatoSecurityPolicy:
             log.warning("permission %r is declared by no one: denied", permission)
             return Denied(f"permission {permission!r} is not declared")
         user = request.user
-        if user is not None and user.role in roles:
-            return Allowed(f"role {user.role} holds {permission}")
-        return Denied(f"{permission} needs one of {sorted(roles)}")
+        if user is None or user.role not in roles:
+            return Denied(f"{permission} needs one of {sorted(roles)}")
+        credentials = request.credentials
+        if credentials is not None and permission not in credentials.permissions:
+            return Denied(f"the request's credentials do not grant {permission}")
+        return Allowed(f"role {user.role} holds {permission}")
 
     def remember(self, request, userid, **kw):
         user = request.dbsession.get(User, userid)
@@ -209,6 +222,7 @@ def includeme(config):
     # it up on every request to annotate the transaction (a session read in Redis
     # and a query), above the error views: /healthz then failed with Redis.
     config.registry.settings["tm.annotate_user"] = False
+    config.add_request_method(_credentials, "credentials", reify=True)
     config.add_request_method(_load_user, "user", reify=True)
     permissions = merge_permissions(config.registry.hooks)
     config.registry.mercato_permissions = permissions

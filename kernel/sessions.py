@@ -20,8 +20,10 @@ Redis failing while a session is read or given its id answers the shop's 503 pag
 """
 
 import json
+import logging
 import sys
 import time
+from functools import partial
 
 from pyramid.csrf import get_csrf_token
 from pyramid.settings import asbool
@@ -33,6 +35,8 @@ from redis.exceptions import RedisError
 from .exceptions import ConfigurationError
 
 COOKIE_NAME = "mercato_session"
+log = logging.getLogger(__name__)
+
 CSRF_KEY = "_csrft_"  # where Pyramid's session CSRF storage keeps the token
 
 
@@ -78,6 +82,11 @@ class RefreshOnRead:
 
     def expire(self, key, seconds):
         return True  # done by the GETEX that read the session
+
+    def pipeline(self):
+        # A new id is claimed with WATCH … MULTI on its one key: a transaction, which a
+        # Redis Cluster's pipeline is only when asked for one.
+        return self._client.pipeline(transaction=True)
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -135,11 +144,23 @@ def make_session_factory(settings: dict, client):
     def session_factory(request):
         secure = request.scheme == "https" if secure_mode == "auto" else asbool(secure_mode)
         session = (over_https if secure else over_http)(request)
+        # The library saves the session in a finished callback, once the response is
+        # made: Redis failing there (a Redis Cluster's slot moving) is logged, not a
+        # bare server error in place of that response.
+        if request.finished_callbacks[-1] == session._deferred_callback:
+            request.finished_callbacks[-1] = partial(_save_or_log, session._deferred_callback)
         if not session.new and time.time() - session.created > max_age:
             session.invalidate()
         return session
 
     return session_factory
+
+
+def _save_or_log(save, request) -> None:
+    try:
+        save(request)
+    except RedisError:
+        log.error("session not saved: Redis failed after the response was made", exc_info=True)
 
 
 def _used_session(request):
@@ -183,6 +204,12 @@ def new_session_id_tween_factory(handler, registry):
     return new_session_id_tween
 
 
+def _needs_csrf_token(request) -> bool:
+    # Credentials of its own (an API key in the Authorization header) replace the
+    # cookie, which is what a browser adds by itself: no other site can forge that.
+    return request.credentials is None
+
+
 def includeme(config):
     registry = config.registry
     config.set_session_factory(make_session_factory(registry.settings, registry.redis))
@@ -192,7 +219,12 @@ def includeme(config):
     # Over HTTPS Pyramid also compares Origin/Referer with the host; a mobile or
     # headless client sends neither, and the secret token still has to match, so a
     # request without both is allowed (one with a foreign Origin is still refused).
-    config.set_default_csrf_options(require_csrf=True, header="X-CSRF-Token", allow_no_origin=True)
+    config.set_default_csrf_options(
+        require_csrf=True,
+        header="X-CSRF-Token",
+        allow_no_origin=True,
+        callback=_needs_csrf_token,
+    )
     config.add_route("api_csrf", "/api/session/csrf")
     config.add_tween(
         "mercato.sessions.new_session_id_tween_factory",

@@ -19,9 +19,25 @@
   HTTPS (an unsafe one is refused), except the health checks a load balancer makes.
 
 A view that sets one of these headers itself keeps its own value.
+
+CORS, for a storefront or app served from another origin: ``mercato.cors.origins =
+https://shop.example https://app.example`` lists the origins whose pages may call
+``/api/`` with ``fetch``, cookies included. Their preflight (``OPTIONS``) is answered
+here with the methods and headers the API reads (``Content-Type``, ``Authorization``,
+``Idempotency-Key``, ``X-CSRF-Token``); their requests get
+``Access-Control-Allow-Origin: <that origin>`` and ``…-Allow-Credentials: true``.
+Any other origin gets no CORS header (its preflight a 403), so the browser keeps the
+answer from its page. ``*`` is refused: the API answers with credentials. Every
+``/api/`` answer says ``Vary: Origin``. Over HTTPS these origins are also trusted by
+the CSRF check (``pyramid.csrf_trusted_origins``): a cookie session from a listed
+origin still sends the session's token as ``X-CSRF-Token``, read from
+``GET /api/session/csrf`` (docs/api-client.md).
 """
 
+from urllib.parse import urlsplit
+
 from pyramid.httpexceptions import HTTPMovedPermanently
+from pyramid.response import Response
 from pyramid.settings import aslist
 
 from mercato.errors import error_response
@@ -112,7 +128,96 @@ def security_headers_tween_factory(handler, registry):
     return security_headers_tween
 
 
+CORS_SETTING = "mercato.cors.origins"
+CORS_PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key, X-CSRF-Token",
+    "Access-Control-Max-Age": "600",
+}
+# What a page may read of an answer besides the simple headers: when to retry a 429,
+# and the reference an error page quotes.
+CORS_EXPOSED = "Retry-After, X-Request-Id"
+
+
+def cors_origins(settings: dict) -> frozenset[str]:
+    """The origins of ``mercato.cors.origins``, checked and written as browsers send them."""
+    origins = set()
+    for value in aslist(settings.get(CORS_SETTING, "")):
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigurationError(
+                f"mercato: setting {CORS_SETTING}: {value!r} is not an origin: write each as "
+                "https://shop.example (no path; no wildcard, since the API answers with "
+                "credentials)"
+            )
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
+
+
+def _vary_on_origin(request, response) -> None:
+    if "Origin" not in (response.vary or ()):
+        response.vary = (*(response.vary or ()), "Origin")
+
+
+def _add_vary_on_origin(request) -> None:
+    # A response callback, added once the views ran: it runs after theirs, some of
+    # which set Vary outright (the catalog's cache headers: ``Vary: Cookie``).
+    request.add_response_callback(_vary_on_origin)
+
+
+def cors_tween_factory(handler, registry):
+    allowed = cors_origins(registry.settings)
+    if not allowed:
+        return handler
+
+    def cors_tween(request):
+        if not request.environ.get("PATH_INFO", "").startswith("/api/"):
+            return handler(request)
+        origin = request.headers.get("Origin")
+        preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in (
+            request.headers
+        )
+        if origin not in allowed:
+            if preflight:
+                response = error_response(request, 403, "This origin may not call the API.")
+            else:
+                response = handler(request)
+            _add_vary_on_origin(request)
+            return response
+        if preflight:
+            response = Response(status=204, headers=CORS_PREFLIGHT_HEADERS)
+        else:
+            response = handler(request)
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        _add_vary_on_origin(request)
+        return response
+
+    return cors_tween
+
+
+def _trust_for_csrf(settings: dict, origins: frozenset[str]) -> None:
+    # Pyramid's CSRF check compares an HTTPS request's Origin with these host[:port]s.
+    trusted = aslist(settings.get("pyramid.csrf_trusted_origins", []))
+    trusted += [urlsplit(origin).netloc for origin in sorted(origins) if origin.startswith("https")]
+    settings["pyramid.csrf_trusted_origins"] = trusted
+
+
 def includeme(config):
+    _trust_for_csrf(config.registry.settings, cors_origins(config.registry.settings))
+    # Under the security headers: a preflight's answer gets them too.
+    config.add_tween(
+        "mercato.ops.headers.cors_tween_factory",
+        under="mercato.ops.headers.security_headers_tween_factory",
+    )
     config.add_directive("add_csp_source", add_csp_source)
     for key, value in config.registry.settings.items():
         if key.startswith("mercato.csp."):

@@ -106,11 +106,26 @@ def payment_failed(provider: str) -> None:
     PAYMENT_FAILURES.labels(provider=_label(provider)).inc()
 
 
+# The two series of each (route, method, status) a process has answered: asking
+# ``labels()`` validated and looked them up under a lock on every request. Bounded:
+# route names, METHODS and status codes are all finite.
+_SERIES: dict[tuple[str, str, int], tuple] = {}
+
+
+def _series(route: str, method: str, status: int) -> tuple:
+    series = _SERIES.get((route, method, status))
+    if series is None:
+        series = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route))
+        _SERIES[route, method, status] = series
+    return series
+
+
 def _observe(request, status: int, started: float) -> None:
     route = request.matched_route.name if request.matched_route is not None else "unmatched"
     method = request.method if request.method in METHODS else "OTHER"
-    REQUESTS.labels(route=route, method=method, status=str(status)).inc()
-    LATENCY.labels(route=route).observe(time.perf_counter() - started)
+    requests, latency = _series(route, method, status)
+    requests.inc()
+    latency.observe(time.perf_counter() - started)
 
 
 def metrics_tween_factory(handler, registry):

@@ -36,17 +36,20 @@ class Worker(Courier):
     """The courier on a loop: ``mercato worker``."""
 
     def run_once(self, now: datetime | None = None) -> int:
-        """One pass: dispatch new messages, then attempt up to ``batch`` due deliveries.
+        """One pass: dispatch new messages, attempt up to ``batch`` due deliveries, then
+        let plugins do their own due work (``mercato_worker_pass``).
 
         ``now`` decides what is due (tests pass a later time instead of waiting).
-        Returns the number of deliveries attempted.
+        Returns the number of deliveries (and plugins' items) attempted.
         """
         now = now or now_utc()
         self.dispatch(now)
         attempted = 0
         while attempted < self.batch and self.deliver_next(now):
             attempted += 1
-        return attempted
+        # Plugins' own schedules (webhooks retried for a day) ride on the same loop.
+        done = self.registry.hooks.mercato_worker_pass(registry=self.registry, now=now)
+        return attempted + sum(count or 0 for count in done)
 
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():

@@ -30,7 +30,7 @@ import zlib
 
 from markupsafe import Markup
 from pyramid.renderers import render
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
@@ -275,7 +275,7 @@ def _bump_after_commit(session: Session) -> None:
     for cache in caches:
         try:
             cache.bump(tags)
-        except RedisError:
+        except (RedisError, RedisClusterException):  # a cluster client refuses once closed
             # The pages depending on these tags stay cached until max_age: say so.
             log.error("page cache: could not invalidate %s", sorted(tags), exc_info=True)
 

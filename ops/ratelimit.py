@@ -12,6 +12,10 @@ separated by ``;``; each is configurable as ``mercato.ratelimit.<name>``::
     mercato.ratelimit.login.account = 5/minute;30/hour
     mercato.ratelimit.enabled = false          # e.g. for a load test
 
+A request made with an API key is counted as that key's (not its address's), and
+every such request against the key's own limit, ``mercato.ratelimit.api_key``
+(600/minute unless set; the api_keys plugin).
+
 Every window is one Redis key (a Lua script on that one key), so Redis Cluster works.
 Keys are hashed so that no email address or IP address is stored in Redis in clear.
 """
@@ -47,16 +51,24 @@ DEFAULT_LIMITS = {
 }
 
 
+class AppRedisStorage(RedisStorage):
+    """limits' Redis storage on the app's own client, a single server's or a cluster's
+    (limits would otherwise build a client of its own, without the app's timeouts)."""
+
+    def __init__(self, client):
+        self.client = client
+        super().__init__("redis://", key_prefix="ratelimit")  # its own client is never used
+
+    def get_connection(self, readonly: bool = False):
+        return self.client
+
+
 class RateLimits:
     """The limits of one app: parsed once, counted in the app's Redis."""
 
     def __init__(self, settings: dict, redis_client):
         self.enabled = asbool(settings.get(PREFIX + "enabled", True))
-        self.limiter = MovingWindowRateLimiter(
-            RedisStorage(
-                "redis://", connection_pool=redis_client.connection_pool, key_prefix="ratelimit"
-            )
-        )
+        self.limiter = MovingWindowRateLimiter(AppRedisStorage(redis_client))
         configured = {
             key[len(PREFIX) :]: value
             for key, value in settings.items()
@@ -102,6 +114,16 @@ def client_address(request) -> str:
     return request.environ.get("REMOTE_ADDR") or "unknown"
 
 
+def _whose(request, key) -> str:
+    """``key`` hashed; when omitted, the API key (or other credentials) the request
+    authenticates with, else the client's address: clients of one office share an
+    address, and one key used from many machines is still one client."""
+    if key is None:
+        credentials = request.credentials
+        key = client_address(request) if credentials is None else credentials.client
+    return _hashed(key)
+
+
 def _too_many(retry_after: int) -> HTTPTooManyRequests:
     return HTTPTooManyRequests(
         detail=f"Too many attempts. Please try again in {_human(retry_after)}.",
@@ -123,7 +145,8 @@ def limit(request, name: str, key=None, default: str | None = None) -> None:
     """Count one ``name`` action for ``key`` and raise ``HTTPTooManyRequests`` (429,
     with ``Retry-After``) when that goes over the limit.
 
-    ``key`` says whose actions are counted together: the client address when omitted;
+    ``key`` says whose actions are counted together: when omitted, the request's
+    credentials (an API key: ``mercato_request_credentials``), else its address;
     pass a normalized email for per-account limits, a user id or cart id for
     per-shopper ones. ``default`` (e.g. ``"30/minute"``) declares a limit that is not
     in ``DEFAULT_LIMITS``; ``mercato.ratelimit.<name>`` still overrides it.
@@ -131,7 +154,7 @@ def limit(request, name: str, key=None, default: str | None = None) -> None:
     limits = request.registry.rate_limits
     if not limits.enabled:
         return
-    key = _hashed(client_address(request) if key is None else key)
+    key = _whose(request, key)
     for item in limits.items_for(name, default):
         if not limits.limiter.hit(item, name, key):
             log.info("rate limit %s (%s) reached", name, item)
@@ -144,7 +167,7 @@ def check(request, name: str, key=None, default: str | None = None) -> None:
     limits = request.registry.rate_limits
     if not limits.enabled:
         return
-    key = _hashed(client_address(request) if key is None else key)
+    key = _whose(request, key)
     for item in limits.items_for(name, default):
         if not limits.limiter.test(item, name, key):
             raise _too_many(limits.retry_after(item, name, key))
@@ -155,7 +178,7 @@ def hit(request, name: str, key=None, default: str | None = None) -> None:
     limits = request.registry.rate_limits
     if not limits.enabled:
         return
-    key = _hashed(client_address(request) if key is None else key)
+    key = _whose(request, key)
     for item in limits.items_for(name, default):
         limits.limiter.hit(item, name, key)
 

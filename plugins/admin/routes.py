@@ -10,6 +10,7 @@ def includeme(config):
     config.add_route("admin_order_fulfil", "/admin/orders/{number}/fulfil")
     config.add_route("admin_order_refund", "/admin/orders/{number}/refund")
     config.add_route("admin_order_cancel_lines", "/admin/orders/{number}/cancel-lines")
+    config.add_route("admin_order_add_lines", "/admin/orders/{number}/add-lines")
     config.add_route("admin_customers", "/admin/customers")
     config.add_route("admin_customer", r"/admin/customers/{id:\d+}")
     config.add_route("admin_staff", "/admin/staff")

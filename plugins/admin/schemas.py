@@ -199,6 +199,15 @@ class CancelLinesForm(colander.MappingSchema):
             self.add(_units(cancel_field(line), f"{line.name} cancelled", "Cancel"))
 
 
+class ChangeForm(colander.MappingSchema):
+    """Units to add to an order that has not shipped: a SKU, how many, and why."""
+
+    sku = _text("SKU", 64)
+    quantity = _units("quantity", "Quantity", "Add")
+    reason = _text("Reason", 500)
+    request_key = _request_key()
+
+
 def cancel_field(line) -> str:
     """The cancel form's field for how many units of ``line`` will not ship."""
     return f"cancel-{line.position}"

@@ -28,12 +28,14 @@ from mercato import (
     EmailTaken,
     Money,
     Order,
+    OrderChange,
     Refund,
     User,
     actor_of,
     cancel_order,
     cancel_order_lines,
     capture_order,
+    change_order_lines,
     create_user,
     enqueue,
     fulfil_order,
@@ -523,6 +525,47 @@ def cancel_lines(
         },
     )
     return refund
+
+
+def change_replayed(request, order: Order, request_key: str) -> OrderChange | None:
+    """The change a form with this one-time key already made, looked up under the
+    order's row lock as ``replayed`` does for refunds."""
+    if not request_key:
+        return None
+    request.dbsession.get(
+        Order, order.id, with_for_update={"key_share": True}, populate_existing=True
+    )
+    return request.dbsession.scalars(
+        select(OrderChange).where(
+            OrderChange.order_id == order.id, OrderChange.request_key == request_key
+        )
+    ).first()
+
+
+def change_lines(
+    request, order: Order, reason: str, request_key: str | None, **units
+) -> OrderChange:
+    """Take units off (``remove``) or add them (``add``), the kernel's
+    ``change_order_lines``, audited with what it did to the amount owed."""
+    change = change_order_lines(
+        request,
+        order,
+        actor=actor_of(request),
+        reason=reason,
+        request_key=request_key,
+        **units,
+    )
+    difference = order.money(change.amount)
+    audit(
+        request,
+        f"order.{change.kind}",
+        object_type="order",
+        object_id=order.number,
+        summary=f"{'Added' if units.get('add') else 'Took off'} {_units_text(change.lines)}, "
+        f"{difference.format(locale_of(request))}" + (f" ({reason})" if reason else ""),
+        details={"lines": change.lines, "difference": difference.to_json(), "reason": reason},
+    )
+    return change
 
 
 def refund(

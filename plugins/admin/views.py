@@ -27,11 +27,14 @@ from mercato import (
     PARTIALLY_REFUNDED,
     REFUNDED,
     ROLES,
+    BadChange,
     Order,
     OrderError,
     OutboxError,
     RestockError,
     User,
+    amount_owed,
+    balance_due,
     country_name,
     describe,
     kept_values,
@@ -230,6 +233,8 @@ def _order_page(request, order: Order, *, status: int = 200, **form_state) -> di
         "shipping_charged": order.money(order.shipping_amount + order.shipping_tax_amount),
         "refunds": refunds_done,
         "refundable": services.refundable(order, refunds_done),
+        "owed": amount_owed(order),
+        "balance_due": balance_due(order),
         "actors": services.actor_labels(db, actors),
         "audit": services.audit_of(db, "order", order.number),
         "customer": db.get(User, order.customer_id) if order.customer_id else None,
@@ -238,12 +243,16 @@ def _order_page(request, order: Order, *, status: int = 200, **form_state) -> di
             "capture": order.status == AUTHORIZED,
             "cancel": order.status in (AWAITING_PAYMENT, AUTHORIZED),
             "fulfil": to_ship and order.status in (AUTHORIZED, *CAPTURED),
-            "cancel_lines": to_ship and order.status in CAPTURED,
+            "cancel_lines": to_ship and order.status in (AUTHORIZED, *CAPTURED),
+            "add_lines": order.status in (AUTHORIZED, PAID, PARTIALLY_REFUNDED)
+            and not any(line.quantity_shipped for line in order.lines),
             "refund": order.status in CAPTURED,
         },
         # A new one-time key per form each time the page is shown: posting the same
         # form twice refunds once (see ``_replayed``).
-        "nonces": {form: secrets.token_urlsafe(16) for form in ("refund", "cancel_lines")},
+        "nonces": {
+            form: secrets.token_urlsafe(16) for form in ("refund", "cancel_lines", "add_lines")
+        },
         "refund_field": schemas.refund_field,
         "restock_field": schemas.restock_field,
         "cancel_field": schemas.cancel_field,
@@ -433,7 +442,7 @@ def order_cancel_lines(request):
     values, errors = validate(schema, request.POST)
     if errors:
         return _form_failed(request, order, "cancel_lines", schema, errors)
-    if done := _replayed(request, order, values["request_key"]):
+    if order.status != AUTHORIZED and (done := _replayed(request, order, values["request_key"])):
         return done
     units: dict[str, int] = {}
     for line in order.lines:
@@ -444,6 +453,8 @@ def order_cancel_lines(request):
         return _order_page(
             request, order, status=400, values=kept, refused={"cancel_lines": message}
         )
+    if order.status == AUTHORIZED:
+        return _change(request, order, schema, kept, values, remove=units)
     try:
         refund = services.cancel_lines(
             request, order, units, values["reason"], values["request_key"] or None
@@ -464,6 +475,57 @@ def order_cancel_lines(request):
     cancelled = ", ".join(f"{n} × {sku}" for sku, n in units.items())
     request.session.flash(
         f"Cancelled {cancelled} of order {order.number}: back in stock, {amount} refunded."
+    )
+    return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+
+
+@view_config(
+    route_name="admin_order_add_lines",
+    permission=ORDERS,
+    request_method="POST",
+    renderer="admin/order.jinja2",
+    http_cache=PRIVATE,
+)
+def order_add_lines(request):
+    """Add units of a SKU to an order not shipped yet (``mercato.change_order_lines``):
+    priced and reserved as at checkout; the difference is a balance the customer pays
+    through their order page."""
+    order = _order(request)
+    schema = schemas.ChangeForm()
+    values, errors = validate(schema, request.POST)
+    if not errors and not (values["sku"] and values["quantity"]):
+        errors = {"sku": "Give the SKU and how many units to add."}
+    if errors:
+        return _form_failed(request, order, "add_lines", schema, errors)
+    kept = {"add_lines": kept_values(request.POST, schema)}
+    return _change(request, order, schema, kept, values, add={values["sku"]: values["quantity"]})
+
+
+def _change(request, order: Order, schema, kept: dict, values: dict, **units):
+    """Run a change of the order's lines; a refusal is the form again, saying why."""
+    action = "add_lines" if units.get("add") else "cancel_lines"
+    if services.change_replayed(request, order, values["request_key"]):
+        services.changed_nothing(request)
+        request.session.flash(f"Already done: order {order.number} changed once.")
+        return HTTPSeeOther(request.route_path("admin_order", number=order.number))
+    try:
+        change = services.change_lines(
+            request, order, values["reason"], values["request_key"] or None, **units
+        )
+    except BadChange as exc:
+        return _order_page(request, order, status=400, values=kept, refused={action: str(exc)})
+    except OrderError as exc:
+        return _order_page(request, order, status=409, values=kept, refused={action: str(exc)})
+    locale = services.locale_of(request)
+    due = balance_due(order)
+    text = ", ".join(f"{n} × {sku}" for sku, n in change.lines.items())
+    request.session.flash(
+        f"Order {order.number}: {text} {'added' if action == 'add_lines' else 'taken off'}"
+        + (
+            f"; {due.format(locale)} left to pay (the customer was sent the link)."
+            if due.amount
+            else f"; it now comes to {amount_owed(order).format(locale)}."
+        )
     )
     return HTTPSeeOther(request.route_path("admin_order", number=order.number))
 

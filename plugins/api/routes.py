@@ -16,4 +16,8 @@ def includeme(config):
     config.add_route("api_order_cancellation", "/api/staff/orders/{number}/cancellation")
     # Units of a paid order that will not ship (the above cancels an unpaid order whole).
     config.add_route("api_order_line_cancellations", "/api/staff/orders/{number}/cancellations")
+    # Units taken off or added before shipping, and the balance a change leaves to pay.
+    config.add_route("api_order_changes", "/api/staff/orders/{number}/changes")
+    config.add_route("api_order_balance_payments", "/api/orders/{token}/balance-payments")
     config.scan(".views")
+    config.scan(".order_changes")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mercato import hookimpl
 
-from . import cli, schemas, slots
+from . import cli, openapi, schemas, slots
 from .services import ShopperCart
 from .store import CartStore
 
@@ -62,3 +62,8 @@ def mercato_cart_lines(request):
 @hookimpl
 def mercato_cart_checked_out(request, order):
     request.cart.checked_out(order.customer_id)
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()

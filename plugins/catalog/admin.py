@@ -5,6 +5,8 @@ Uploads are refused by size before the body is parsed, then by content (see
 removes the row, so a page never points at a missing file.
 """
 
+import logging
+
 from pyramid.httpexceptions import (
     HTTPForbidden,
     HTTPNotFound,
@@ -21,10 +23,13 @@ from mercato import admin_available
 from . import present, queries, services
 from .images import ImageRejected, human_size
 from .models import Product, ProductImage
+from .storage import StorageUnavailable
 from .views import slug_from_path
 
 # Room for the multipart envelope and the other form fields around the file.
 FORM_OVERHEAD = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 def require_security_policy(request) -> None:
@@ -104,6 +109,9 @@ def upload_image(request):
         )
     except ImageRejected as exc:
         return _page(request, product, str(exc), 400, alt)
+    except StorageUnavailable as exc:
+        log.warning("catalog: an upload for %s failed: %s", product.slug, exc.__cause__)
+        return _page(request, product, str(exc), 503, alt)
     request.session.flash("Image added.")
     return HTTPSeeOther(request.route_path("catalog_admin_images", slug=product.slug))
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from mercato import Money
 
-from . import goods, queries, services
+from . import events, goods, queries, services
 from .admin import require_staff_pages
 from .checks import (
     categories_named,
@@ -140,6 +140,7 @@ def create_product(request):
     )
     session.add(product)
     session.flush()
+    events.product_changed(session, product, "created")
     request.session.flash(f"{product.name} created.")
     return HTTPSeeOther(request.route_path("catalog_admin_edit", slug=product.slug))
 
@@ -197,6 +198,8 @@ def _apply_stock(session, variant: Variant, post, prefix: str, wanted: int, erro
             f"Units were sold meanwhile: taking {-delta} off would go below zero. "
             "Reload the page to see the current stock."
         )
+    else:
+        events.stock_changed(session, variant, changed.stock - delta, changed.stock)
 
 
 @view_config(route_name="catalog_admin_edit", request_method="POST", permission=MANAGE)
@@ -234,6 +237,7 @@ def update_product(request):
     product.tax_class = data["tax_class"]
     product.categories = categories
     session.flush()
+    events.product_changed(session, product, "updated")
     request.session.flash(f"{product.name} saved.")
     return HTTPSeeOther(request.route_path("catalog_admin_edit", slug=product.slug))
 
@@ -244,6 +248,7 @@ def delete_product(request):
     product = _product_or_404(request)
     storage = request.registry.catalog_storage
     files = [(image.key, image.extension) for image in product.images]
+    events.product_changed(request.dbsession, product, "deleted")
     request.dbsession.delete(product)
 
     def remove_files(committed: bool) -> None:

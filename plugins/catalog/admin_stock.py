@@ -20,8 +20,9 @@ from pyramid.view import view_config
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
+from . import events
 from .admin import require_staff_pages
-from .admin_widgets import LOW_STOCK
+from .admin_widgets import low_stock
 from .models import Product, Variant
 from .search import InvalidParameter, clean_query, parse_page
 from .views import query_params
@@ -73,13 +74,13 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _selection(filters: Filters):
+def _selection(filters: Filters, threshold: int):
     query = select(Variant).join(Variant.product).options(contains_eager(Variant.product))
     if filters.q:
         like = _like(filters.q)
         query = query.where(or_(Variant.sku.ilike(like), Product.name.ilike(like)))
     if filters.low:
-        query = query.where(Variant.stock <= LOW_STOCK)
+        query = query.where(Variant.stock <= threshold)
     return query.order_by(Product.name, Product.id, Variant.position, Variant.id)
 
 
@@ -100,7 +101,7 @@ def _render(request, filters, rows, *, total=None, error=None, status=200):
         "links": links,
         "error": error,
         "refused": sum(1 for row in rows if row.error),
-        "low_stock": LOW_STOCK,
+        "low_stock": low_stock(request),
         "max_input": MAX_INPUT,
         "action": request.route_path("catalog_admin_stock", _query=filters.query()),
     }
@@ -117,7 +118,7 @@ def stock_page(request):
     if error:
         return _render(request, filters, [], error=error, status=400)
     session = request.dbsession
-    query = _selection(filters)
+    query = _selection(filters, low_stock(request))
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     variants = session.scalars(query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE))
     rows = [Row(v, str(v.stock), str(v.stock)) for v in variants]
@@ -217,7 +218,9 @@ def save_stock(request):
         stock = _apply(session, row)
         if stock is None:
             row.error = _refusal(session, row)
-        elif stock != int(row.value):
+            continue
+        events.stock_changed(session, row.variant, stock - (int(row.value) - int(row.shown)), stock)
+        if stock != int(row.value):
             notes.append(
                 f"{row.variant.sku} now has {stock}, not {row.value}: the stock changed "
                 "while the page was open."
@@ -225,6 +228,8 @@ def save_stock(request):
     if any(row.error for row in rows):
         return _render(request, filters, rows, status=400)
     if changed:
+        for product in {row.variant.product.id: row.variant.product for row in changed}.values():
+            events.product_changed(session, product, "updated")
         count = len(changed)
         request.session.flash(f"Stock saved for {count} variant{'' if count == 1 else 's'}.")
     else:

@@ -9,8 +9,12 @@ from mercato import AdminLink
 
 from .models import Product, Variant
 
-LOW_STOCK = 5  # units left at which a variant on sale shows on the dashboard
 SHOWN = 10
+
+
+def low_stock(request) -> int:
+    """Units left at which a variant counts as low (``mercato.catalog.low_stock``)."""
+    return request.registry.settings["mercato.catalog"]["low_stock"]
 
 
 def admin_links(request) -> list[AdminLink]:
@@ -25,13 +29,14 @@ def admin_links(request) -> list[AdminLink]:
 def low_stock_panel(request) -> Markup | None:
     if not request.has_permission("catalog.manage"):
         return None
+    threshold = low_stock(request)
     rows = request.dbsession.execute(
         select(Variant.sku, Variant.name, Variant.stock, Product.name, Product.slug)
         .join(Product, Variant.product_id == Product.id)
-        .where(Variant.active, Product.active, Variant.stock <= LOW_STOCK)
+        .where(Variant.active, Product.active, Variant.stock <= threshold)
         .order_by(Variant.stock, Variant.sku)
         .limit(SHOWN + 1)
     ).all()
-    value = {"rows": rows[:SHOWN], "more": len(rows) > SHOWN, "threshold": LOW_STOCK}
+    value = {"rows": rows[:SHOWN], "more": len(rows) > SHOWN, "threshold": threshold}
     # The template autoescapes every value: its output is HTML we can vouch for.
     return Markup(render("catalog/admin_low_stock.jinja2", value, request=request))  # noqa: S704

@@ -1,15 +1,17 @@
-"""``mercato catalog sample|import|export``: catalog work for store owners."""
+"""``mercato catalog sample|import|export|media-to-s3``: catalog work for store owners."""
 
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session
 
 from mercato import invalidate_pages_now, make_engine
 
 from . import csvio, pagetags, sample
-from .storage import make_storage
+from .images import CONTENT_TYPES
+from .storage import LocalStorage, make_s3_storage, make_storage
 
 
 class ProgressBar:
@@ -127,8 +129,43 @@ def cmd_export(args, env) -> int:
     return 0
 
 
+def cmd_media_to_s3(args, env) -> int:
+    """Copy the uploads of the local folder into the bucket, those not there already:
+    a step of moving a shop onto object storage that can be run again after a stop."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    catalog = env.settings["mercato.catalog"]
+    if catalog["storage"] != "s3":
+        _say("catalog media-to-s3: set mercato.catalog.storage = s3 and the s3_* settings first")
+        return 1
+    source, target = LocalStorage(catalog["upload_dir"]), make_s3_storage(catalog)
+
+    def copy(key: str) -> None:
+        content_type = CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+        target.save(key, source.load(key), content_type)
+
+    try:
+        there = set(target.stored_keys())
+        todo = [key for key in source.stored_keys() if key not in there]
+        progress = ProgressBar("catalog media-to-s3")
+        # boto3's client is thread-safe; uploads wait on the network, not on Python.
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for done, _ in enumerate(pool.map(copy, todo), 1):
+                progress(done, len(todo))
+    except (BotoCoreError, ClientError) as exc:
+        _say(f"catalog media-to-s3: the bucket {catalog['s3_bucket']} failed: {exc}")
+        return 1
+    _say(
+        f"catalog media-to-s3: copied {len(todo):,} files to {catalog['s3_bucket']}, "
+        f"{len(there):,} were there already"
+    )
+    return 0
+
+
 def add_commands(subparsers) -> None:
-    parser = subparsers.add_parser("catalog", help="catalog: sample data, CSV import and export")
+    parser = subparsers.add_parser(
+        "catalog", help="catalog: sample data, CSV import and export, media to S3"
+    )
     actions = parser.add_subparsers(dest="catalog_action", metavar="ACTION")
 
     p = actions.add_parser("sample", help="add generated products (for demos and benchmarks)")
@@ -148,6 +185,12 @@ def add_commands(subparsers) -> None:
     p = actions.add_parser("export", help="export every product and variant as CSV")
     p.add_argument("file", nargs="?", default="-", help="where to write (default: stdout)")
     p.set_defaults(func=cmd_export)
+
+    p = actions.add_parser(
+        "media-to-s3", help="copy the local uploads (upload_dir) into the S3 bucket"
+    )
+    p.add_argument("--jobs", type=int, default=8, help="uploads at a time (default 8)")
+    p.set_defaults(func=cmd_media_to_s3)
 
     def usage(args, env) -> int:
         parser.print_help()

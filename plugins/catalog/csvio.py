@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from mercato import Money
 
-from . import goods
+from . import events, goods
 from .models import MAX_AMOUNT, Product, Variant
 from .services import CATEGORY_PATH, SLUG, ensure_category_path
 
@@ -262,6 +262,7 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
             )
         )
     categories: dict[str, object] = {}
+    changed: list[tuple[Product, str]] = []  # since the last flush
     for done, row in enumerate(rows, 1):
         product = products.get(row.slug)
         if product is None:
@@ -289,18 +290,41 @@ def apply(session, rows: list[ProductRow], currency: str, progress=None) -> dict
                 )
             else:
                 counts["variants_updated"] += 1
+            stock_was = variant.stock
             variant.name, variant.options, variant.active = item.name, item.options, item.active
             variant.price_amount, variant.price_currency = item.price, currency
             variant.stock = item.stock
+            events.stock_level_changed(session, item.sku, stock_was, item.stock)
             if item.weight is not None:
                 variant.weight = item.weight
             variant.position = position
+        if (change := _change_of(session, product)) is not None:
+            changed.append((product, change))
         if done % BATCH == 0:
-            session.flush()
+            _flush(session, changed)
             if progress:
                 progress(f"imported {done}/{len(rows)} products")
-    session.flush()
+    _flush(session, changed)
     return counts
+
+
+def _change_of(session, product: Product) -> str | None:
+    """``created``, ``updated``, or None for a row that changed nothing (a file imported
+    again tells other plugins nothing)."""
+    if product in session.new:
+        return "created"
+    parts = (product, *product.variants)
+    if any(part in session.new or session.is_modified(part) for part in parts):
+        return "updated"
+    return None
+
+
+def _flush(session, changed: list[tuple[Product, str]]) -> None:
+    """Write the batch, then tell other plugins what it changed, as it was saved."""
+    session.flush()
+    for product, change in changed:
+        events.product_changed(session, product, change)
+    changed.clear()
 
 
 def _batches(values: list) -> Iterator[list]:

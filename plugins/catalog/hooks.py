@@ -13,6 +13,7 @@ from . import (
     cli,
     facts,
     inventory,
+    openapi,
     pagetags,
     present,
     pricing,
@@ -72,6 +73,7 @@ def mercato_configure(config):
     config.include("mercato_catalog.seo")  # robots.txt, sitemaps, head helpers
     config.scan("mercato_catalog.api")
     config.scan("mercato_catalog.staff_api")
+    config.include("mercato_catalog.staff_stock_api")
     config.scan("mercato_catalog.admin")
     config.scan("mercato_catalog.admin_products")
     config.scan("mercato_catalog.admin_stock")
@@ -141,3 +143,8 @@ def mercato_admin_links(request):
 @hookimpl
 def mercato_admin_widgets(request):
     return admin_widgets.low_stock_panel(request)
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()

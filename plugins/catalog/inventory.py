@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from mercato import OutOfStock, invalidate_pages
 
+from .events import stock_level_changed
 from .models import Product, Variant
 from .pagetags import LISTINGS, PRECISE, product_tag
 
@@ -64,6 +65,7 @@ def reserve(dbsession, lines) -> None:
             # Listings show "sold out" and filter on stock: stale only if none is left.
             tags = (product_tag(slug), LISTINGS) if left == 0 else (product_tag(slug),)
             invalidate_pages(dbsession, *tags)
+            stock_level_changed(dbsession, sku, left + quantity, left)
             continue
         available = stock_level(dbsession, sku)
         if available is None:

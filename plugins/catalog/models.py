@@ -80,12 +80,6 @@ class Product(Base):
     __tablename__ = "catalog_products"
     __table_args__ = (
         Index("ix_catalog_products_search", "search", postgresql_using="gin"),
-        Index(
-            "ix_catalog_products_name_trgm",
-            "name",
-            postgresql_using="gin",
-            postgresql_ops={"name": "gin_trgm_ops"},
-        ),
         Index("ix_catalog_products_created_at", "created_at"),
         # Narrow: counts and facets over "every active product" become index-only
         # scans instead of reading the wide rows (description, tsvector).
@@ -125,6 +119,23 @@ class Product(Base):
     categories: Mapped[list[Category]] = relationship(
         secondary="catalog_product_categories", order_by="Category.path"
     )
+
+
+class SearchWord(Base):
+    """A word of some product's name, for search's typo fallback (``search``). Kept by
+    triggers on ``catalog_products`` (migration catalog_0004), never by Python."""
+
+    __tablename__ = "catalog_search_words"
+    __table_args__ = (
+        Index(
+            "ix_catalog_search_words_word_trgm",
+            "word",
+            postgresql_using="gin",
+            postgresql_ops={"word": "gin_trgm_ops"},
+        ),
+    )
+
+    word: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class ProductCategory(Base):

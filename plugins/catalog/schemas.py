@@ -7,6 +7,11 @@ from . import goods
 MB = 1024 * 1024
 
 
+def _http_url(node, value):
+    if value and not value.startswith(("https://", "http://")):
+        raise colander.Invalid(node, "must be an http(s) URL")
+
+
 class Settings(colander.MappingSchema):
     """``mercato.catalog.*``"""
 
@@ -25,14 +30,36 @@ class Settings(colander.MappingSchema):
     upload_max_bytes = colander.SchemaNode(
         colander.Int(), missing=10 * MB, validator=colander.Range(1024, 100 * MB)
     )
+    # A variant is low on stock at this many units or fewer: the dashboard lists it,
+    # and a sale or an edit that brings it there fires mercato_stock_low.
+    low_stock = colander.SchemaNode(
+        colander.Int(), missing=5, validator=colander.Range(0, 1_000_000), title="Low stock"
+    )
     # Pillow's own decompression-bomb guard uses a global; the catalog checks the
     # declared size against this before decoding a single pixel.
     image_max_pixels = colander.SchemaNode(
         colander.Int(), missing=40_000_000, validator=colander.Range(10_000, 200_000_000)
     )
-    # Dotted name of ``factory(settings) -> Storage`` (an S3 backend, say); empty means a
-    # local folder (upload_dir).
-    storage = colander.SchemaNode(colander.String(), missing="")
+    # ``s3`` (an S3-compatible bucket, the s3_* settings below), or the dotted name of
+    # ``factory(settings) -> Storage``; empty means a local folder (upload_dir).
+    storage = colander.SchemaNode(colander.String(), missing="", env="MERCATO_MEDIA_STORAGE")
+    # Where browsers fetch images: a CDN in front of the bucket (or of the shop's own
+    # /media route), e.g. https://cdn.example.com. Empty: the bucket's, or the shop's, URL.
+    media_url = colander.SchemaNode(
+        colander.String(), missing="", env="MERCATO_MEDIA_URL", validator=_http_url
+    )
+    # The bucket; its credentials are boto3's own (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY in the environment, or the host's role), never settings.
+    s3_bucket = colander.SchemaNode(colander.String(), missing="", env="MERCATO_S3_BUCKET")
+    # Another provider's S3 API (MinIO, R2, Spaces …); empty means AWS itself.
+    s3_endpoint_url = colander.SchemaNode(
+        colander.String(), missing="", env="MERCATO_S3_ENDPOINT_URL", validator=_http_url
+    )
+    s3_region = colander.SchemaNode(colander.String(), missing="", env="AWS_DEFAULT_REGION")
+
+    def validator(self, node, value):
+        if value["storage"] == "s3" and not value["s3_bucket"]:
+            raise colander.Invalid(node["s3_bucket"], "storage = s3 needs a bucket")
 
 
 # ---------------------------------------------------------------------------

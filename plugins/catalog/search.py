@@ -3,9 +3,12 @@
 1. ``websearch_to_tsquery`` (quotes, ``or``, ``-word``; it never raises on odd input)
    against the generated ``search`` column, ranked with ``ts_rank_cd`` so a hit in
    the name (weight A) beats one in the description (B).
-2. When that finds nothing — a typo, a word cut short — every word as a prefix
-   (``jack:*``) or a name whose words are similar by trigrams (``jaket`` → jacket),
-   ranked by similarity. The page says it shows close matches.
+2. When that finds nothing — a typo, a word cut short — each typed word becomes
+   itself as a prefix (``jack:*``) or the words of product names closest to it by
+   trigrams (``jaket`` → jacket), looked up in the names' vocabulary
+   (``catalog_search_words``, a few thousand rows), and the full-text search runs
+   again with them: both steps through an index, however many products. The page
+   says it shows close matches.
 
 Category pages are the same query without text, narrowed by the variants' options
 (``opt.size=M``: any of the values of one option, every option given) and by stock
@@ -19,11 +22,31 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import desc, distinct, false, func, literal, literal_column, or_, select, true
+from sqlalchemy import (
+    String,
+    desc,
+    distinct,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from mercato import Money
 
-from .models import MAX_AMOUNT, Category, Product, ProductCategory, ProductImage, Variant
+from .models import (
+    MAX_AMOUNT,
+    Category,
+    Product,
+    ProductCategory,
+    ProductImage,
+    SearchWord,
+    Variant,
+)
 
 MAX_QUERY_CHARS = 200
 MAX_PREFIX_WORDS = 8
@@ -33,8 +56,8 @@ MAX_PAGE = 1000
 WORD_SIMILARITY = 0.4
 # Below three characters trigrams match nearly everything: prefixes only.
 MIN_TRIGRAM_CHARS = 3
-# Close matches shown for a query that matched nothing: the best ten pages.
-MAX_CLOSE_MATCHES = 240
+# Words of the vocabulary tried for each typed word: the closest, ties included.
+MAX_CLOSE_WORDS = 3
 SORTS = {
     "relevance": "Best match",
     "newest": "Newest",
@@ -415,20 +438,56 @@ def _text_match(q: str):
     return Product.search.op("@@")(tsquery), func.ts_rank_cd(Product.search, tsquery)
 
 
-def _fuzzy_match(q: str):
-    words = _WORD.findall(q)[:MAX_PREFIX_WORDS]
-    matches, ranks = [], []
-    if words:
-        prefixes = func.to_tsquery(SEARCH_CONFIG, " & ".join(f"{w}:*" for w in words))
-        matches.append(Product.search.op("@@")(prefixes))
-        ranks.append(func.ts_rank(Product.search, prefixes))
-    if len(q) >= MIN_TRIGRAM_CHARS:
-        # ``name %> q`` is ``q <% name``: q is close to some run of words in the name.
-        matches.append(Product.name.op("%>")(q))
-        ranks.append(func.word_similarity(q, Product.name))
-    if not matches:
+def _close_words(session, typed: list[str]) -> dict[str, list[str]]:
+    """For each typed word of three letters or more, the words of product names it is
+    most likely a typo of, through the vocabulary's trigram index.
+
+    A candidate is close by ``word_similarity`` (at least ``WORD_SIMILARITY``: "jaket"
+    is 0.44 from "jacket", "shirt" 0.33 from "skirt"); the ones kept are the most
+    similar as whole words (``similarity``), ties included: "coax" is as close to
+    "coastal" as to "coat" by the first measure, but only "coat" is kept.
+    """
+    long_enough = sorted({w for w in typed if len(w) >= MIN_TRIGRAM_CHARS})
+    if not long_enough:
+        return {}
+    typed_word = (
+        func.unnest(literal(long_enough, ARRAY(String))).table_valued("typed").render_derived()
+    )
+    similarity = func.similarity(typed_word.c.typed, SearchWord.word)
+    close = (
+        select(SearchWord.word, similarity.label("similarity"))
+        .where(SearchWord.word.op("%>")(typed_word.c.typed))
+        .order_by(similarity.desc(), SearchWord.word)
+        .limit(MAX_CLOSE_WORDS)
+        .lateral()
+    )
+    rows = session.execute(
+        select(typed_word.c.typed, close.c.word, close.c.similarity)
+        .select_from(typed_word)
+        .join(close, true())
+    )
+    found: dict[str, list[tuple[float, str]]] = {}
+    for word, candidate, closeness in rows:
+        found.setdefault(word, []).append((closeness, candidate))
+    return {
+        word: [c for closeness, c in candidates if closeness == candidates[0][0]]
+        for word, candidates in found.items()
+    }
+
+
+def _fuzzy_match(session, q: str):
+    """Each typed word as a prefix or one of its close words, any of them: products
+    that have more of them rank first (``ts_rank_cd``), as in a plain search."""
+    typed = [w.lower() for w in _WORD.findall(q)[:MAX_PREFIX_WORDS]]
+    if not typed:
         return false(), None
-    return or_(*matches), func.greatest(*ranks) if len(ranks) > 1 else ranks[0]
+    close = _close_words(session, typed)
+    alternatives = []
+    for word in typed:
+        options = [f"{word}:*"] + [f"'{c}'" for c in close.get(word, ()) if _WORD.fullmatch(c)]
+        alternatives.append("(" + " | ".join(options) + ")")
+    query = func.to_tsquery(SEARCH_CONFIG, " | ".join(alternatives))
+    return Product.search.op("@@")(query), func.ts_rank_cd(Product.search, query)
 
 
 def _order(params: SearchParams, rank):
@@ -447,7 +506,8 @@ def _count(session, conditions) -> int:
     return session.execute(select(func.count()).select_from(Product).where(*conditions)).scalar()
 
 
-def _facets(session, conditions, selected: str | None) -> list[Facet]:
+def _facet_counts(session, conditions) -> list[tuple[str, str, int]]:
+    """(slug, name, count) of the categories of the matches, most matches first."""
     # Aggregate by id first and name the (at most 50) categories after: joining the
     # names row by row costs several times more on a broad query.
     matching = select(Product.id).where(*conditions)
@@ -459,12 +519,14 @@ def _facets(session, conditions, selected: str | None) -> list[Facet]:
         .limit(50)
         .subquery()
     )
-    rows = session.execute(
-        select(Category.slug, Category.name, counts.c.n)
-        .join(counts, counts.c.category_id == Category.id)
-        .order_by(counts.c.n.desc(), Category.name)
-    ).all()
-    return [Facet(slug, name, count, slug == selected) for slug, name, count in rows]
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Category.slug, Category.name, counts.c.n)
+            .join(counts, counts.c.category_id == Category.id)
+            .order_by(counts.c.n.desc(), Category.name)
+        )
+    ]
 
 
 def cards(session, rows, currency: str) -> list[ProductCard]:
@@ -547,8 +609,9 @@ LISTING_COUNT_TTL = 30.0
 
 
 class ListingCounts:
-    """Product counts of listings without text (a category, its filters) and the
-    counts of their options' values, kept for ``LISTING_COUNT_TTL`` seconds.
+    """Product counts of listings without text (a category, its filters), the counts
+    of their options' values, and the category counts of text searches, kept for
+    ``LISTING_COUNT_TTL`` seconds.
 
     A large category's count is most of its page's cost: on the bench's 100,000
     products, counting "clothing" (37,000 products) took 45 ms of a 50 ms page, while
@@ -574,23 +637,6 @@ class ListingCounts:
             self._values.clear()  # small and short-lived: no LRU bookkeeping needed
         self._values[key] = (now + self.ttl, value)
         return value
-
-
-def _closest(session, conditions, rank) -> list[int]:
-    """The ``MAX_CLOSE_MATCHES`` best close matches, ranked once; the page, its count
-    and the facets then work on these few ids. A typo can be close to a common word:
-    on the bench's 100,000 products "coax" is close to 17,800 names ("Coastal …"),
-    which were ranked twice (page and facets) in 270 ms; now once, in 80 ms."""
-    return (
-        session.execute(
-            select(Product.id)
-            .where(*conditions)
-            .order_by(desc(rank), Product.id.desc())
-            .limit(MAX_CLOSE_MATCHES)
-        )
-        .scalars()
-        .all()
-    )
 
 
 def _listing(session, conditions, params: SearchParams, counts, key) -> tuple[list, int]:
@@ -631,9 +677,9 @@ def search(
         rows, total = _matches(session, [*base, match], params, rank)
         if total == 0:
             # SET LOCAL: only this read transaction uses the looser threshold. And the
-            # two GIN indexes: the planner prices a prefix tsquery so high that it
-            # would rather compute word_similarity on every row (bench, 100,000
-            # products: "cardigax" took 284 ms that way, 13 ms through the indexes).
+            # GIN indexes: the planner prices a prefix tsquery so high that it would
+            # rather read every product (bench, 100,000 products: "cardigax" took 284
+            # ms that way, a few through the index).
             threshold = literal(str(WORD_SIMILARITY))
             session.execute(
                 select(
@@ -641,10 +687,8 @@ def search(
                     func.set_config("enable_seqscan", "off", True),
                 )
             )
-            match, rank = _fuzzy_match(params.q)
+            match, rank = _fuzzy_match(session, params.q)
             fuzzy = True
-            if rank is not None:
-                match = Product.id.in_(_closest(session, [*unfiltered, match], rank))
             rows, total = _matches(session, [*base, match], params, rank)
     else:
         key = (category.path if params.category else None, params.filters_key())
@@ -657,7 +701,19 @@ def search(
         # Facets count the query without its own category filter, so a shopper sees
         # where else the results are.
         facet_conditions = [*unfiltered, match] if match is not None else unfiltered
-        facets = _facets(session, facet_conditions, params.category)
+
+        def count_facets():
+            return _facet_counts(session, facet_conditions)
+
+        if counts is None or not params.q:
+            by_category = count_facets()
+        else:
+            # Like a listing's counts, a query's categories are kept a few seconds:
+            # counting them read every match a second time, as much as the page's own
+            # statement (bench, 100,000 products: 5 of a one-word search's 11 ms of SQL).
+            key = ("facets", params.q, params.filters_key())
+            by_category = counts.remember(key, count_facets)
+        facets = [Facet(slug, name, n, slug == params.category) for slug, name, n in by_category]
     return SearchResult(params, cards(session, rows, currency), total, facets, fuzzy, options)
 
 

@@ -19,7 +19,7 @@ units sold meanwhile.
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound
 from pyramid.view import view_config
 
-from . import queries, services
+from . import events, queries, services
 from .admin import require_security_policy
 from .checks import (
     categories_named,
@@ -188,6 +188,7 @@ def create_product(request):
         product.variants.append(new_variant(variant, price, currency, position))
     session.add(product)
     session.flush()
+    events.product_changed(session, product, "created")
     request.response.status_int = 201
     return {"product": staff_product_json(product)}
 
@@ -282,4 +283,5 @@ def update_product(request):
         variant.weight = new["weight_grams"]
         variant.price_amount, variant.price_currency = price, currency
     session.flush()
+    events.product_changed(session, product, "updated")
     return {"product": staff_product_json(product)}

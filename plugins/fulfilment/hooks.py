@@ -6,6 +6,7 @@ from mercato import hookimpl
 
 from . import (
     models,  # noqa: F401 (its tables, on mercato.Base)
+    openapi,
     schemas,
     slots,
 )
@@ -34,3 +35,8 @@ def mercato_render_slot(request, name, context):
     if name == "order_details":
         return slots.customer_section(request, context)
     return None
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()

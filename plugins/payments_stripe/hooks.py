@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from mercato import PaymentMethod, hookimpl
 
+from . import openapi
 from .embedded import WEBHOOK_PATH, EmbeddedStripe
 from .gateway import METHOD, PROVIDER, Gateway, make_client
 from .schemas import Settings
@@ -51,6 +52,7 @@ def mercato_configure(config):
     )
     config.add_route("stripe_webhook", WEBHOOK_PATH)
     config.add_route("stripe_return", "/stripe/return")
+    config.add_route("stripe_api_return", "/api/stripe/return")
     config.scan("mercato_payments_stripe.views")
 
 
@@ -95,6 +97,11 @@ def mercato_refund_payment(payment, amount, idempotency_key, registry):
     if payment.provider != PROVIDER:
         return None
     return gateway(registry).refund(payment, amount, idempotency_key)
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()
 
 
 @hookimpl

@@ -60,12 +60,10 @@ def webhook(request):
     return {"received": True, "applied": order is not None}
 
 
-@view_config(route_name="stripe_return", request_method="GET")
-def return_page(request):
-    """Where the browser lands after 3-D Secure (Stripe.js or Stripe's redirect)."""
-    reference = request.GET.get("payment_intent", "")
-    secret = request.GET.get("payment_intent_client_secret", "")
-    if not PAYMENT_INTENT_ID.match(reference):
+def _finish(request, reference, secret):
+    """The order of the PaymentIntent ``reference`` after applying what Stripe says of
+    it, for whoever holds its client ``secret`` (the shopper's browser or app)."""
+    if not isinstance(reference, str) or not PAYMENT_INTENT_ID.match(reference):
         raise HTTPBadRequest("This payment link is not valid.")
     try:
         pi = gateway(request.registry).retrieve(reference)
@@ -74,14 +72,54 @@ def return_page(request):
     except stripe.StripeError:
         log.warning("stripe return: could not read %s", reference)
         raise HTTPBadRequest(
-            "We could not check your payment with the bank just now. Please reload this page."
+            "We could not check your payment with the bank just now. Please try again."
         ) from None
     # Only the browser that holds the client secret may look at this payment.
-    if not hmac.compare_digest(secret.encode(), (pi.client_secret or "").encode()):
+    if not isinstance(secret, str) or not hmac.compare_digest(
+        secret.encode(), (pi.client_secret or "").encode()
+    ):
         raise HTTPNotFound()
     order = payment_updated(request, PROVIDER, pi.id, result_of(pi))
     if order is None:
         raise HTTPNotFound()
+    return order
+
+
+@view_config(route_name="stripe_return", request_method="GET")
+def return_page(request):
+    """Where the browser lands after 3-D Secure (Stripe.js or Stripe's redirect)."""
+    order = _finish(
+        request,
+        request.GET.get("payment_intent", ""),
+        request.GET.get("payment_intent_client_secret", ""),
+    )
     if order.status == "cancelled":
         return HTTPSeeOther(storefront_url(request, "checkout_payment", "api_checkout"))
     return HTTPSeeOther(order_page_url(request, order))
+
+
+# The client secret is the credential, as on the page above: a forged cross-site POST
+# would need it, so no CSRF token is asked of an app that may have no session.
+@view_config(
+    route_name="stripe_api_return", request_method="POST", renderer="json", require_csrf=False
+)
+def api_return(request):
+    """An app's way back from 3-D Secure: the same as the page, answered in JSON."""
+    try:
+        body = request.json_body
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise HTTPBadRequest("Send a JSON object with payment_intent and client_secret.")
+    order = _finish(request, body.get("payment_intent"), body.get("client_secret"))
+    answer = {
+        "status": order.status,
+        "url": storefront_url(
+            request, "api_order_link", "checkout_confirmation", token=order.access_token
+        ),
+    }
+    if order.status == "cancelled":
+        # A 200 all the same: the request did what it should (a 4xx would roll back the
+        # cancellation, which puts the stock back); the order says what became of it.
+        answer["message"] = "The bank did not confirm the payment: the order is cancelled."
+    return answer

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mercato import AdminLink, hookimpl
 
-from . import schemas, slots
+from . import openapi, schemas, slots
 from .views import MANAGE
 
 
@@ -36,3 +36,8 @@ def mercato_render_slot(request, name, context):
 @hookimpl
 def mercato_admin_links(request):
     return [AdminLink("Returns", request.route_path("returns_admin"), MANAGE)]
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()

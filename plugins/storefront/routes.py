@@ -11,6 +11,7 @@ def includeme(config):
     config.add_route("checkout_payment", "/checkout/payment")
     config.add_route("checkout_confirmation", "/checkout/done/{token}")
     config.add_route("order_link", "/orders/{token}")
+    config.add_route("order_balance", "/orders/{token}/balance")
     config.add_route("orders_history", "/account/orders")
     config.add_route("orders_history_order", "/account/orders/{number}")
     config.scan(".views")

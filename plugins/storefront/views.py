@@ -21,6 +21,7 @@ from mercato import (
     REFUNDED,
     CheckoutError,
     Refund,
+    balance_due,
     can_view_order,
     checkout_state,
     countries,
@@ -28,6 +29,7 @@ from mercato import (
     order_by_number,
     order_by_token,
     orders_of_customer,
+    pay_balance,
     payment_methods,
     place_order,
     region_name,
@@ -243,11 +245,7 @@ def payment_page(request):
 )
 def payment_submit(request):
     method = request.POST.get("method", "")
-    details = {
-        key[len(DETAILS_PREFIX) :]: value
-        for key, value in request.POST.items()
-        if key.startswith(DETAILS_PREFIX)
-    }
+    details = _payment_details(request)
     try:
         placed = place_order(request, method, details, request.POST.get("expected_total"))
     except CheckoutError as exc:
@@ -257,6 +255,15 @@ def payment_submit(request):
     if placed.requires_action:
         return _action_page(request, placed.order, placed.payment)
     return HTTPSeeOther(request.route_url("checkout_confirmation", token=placed.order.access_token))
+
+
+def _payment_details(request) -> dict:
+    """What the payment method's fields posted (``details.*``)."""
+    return {
+        key[len(DETAILS_PREFIX) :]: value
+        for key, value in request.POST.items()
+        if key.startswith(DETAILS_PREFIX)
+    }
 
 
 def _action_page(request, order, payment):
@@ -296,12 +303,15 @@ SHIPPING = (PAID, PARTIALLY_FULFILLED, PARTIALLY_REFUNDED)
 def line_progress(order, line) -> list[str]:
     """What became of a line's units since the sale (``["1 shipped", "1 cancelled"]``),
     and what is still to ship once some of it has moved; nothing for a line untouched."""
-    notes = [
+    notes = ["added after your order"] if line.added else []
+    notes += [
         f"{count} {what}"
         for count, what in (
             (line.quantity_shipped, "shipped"),
             (line.quantity_cancelled, "cancelled"),
             (line.quantity_refunded, "refunded"),
+            # Taken off before the money was taken: never charged.
+            (line.quantity_released, "not charged"),
         )
         if count
     ]
@@ -310,7 +320,7 @@ def line_progress(order, line) -> list[str]:
     return notes
 
 
-def _order_page(request, order, thanks: bool) -> dict:
+def _order_page(request, order, thanks: bool, error: CheckoutError | None = None) -> dict:
     refunds = request.dbsession.scalars(
         select(Refund)
         .where(Refund.order_id == order.id, Refund.status == "succeeded")
@@ -324,6 +334,10 @@ def _order_page(request, order, thanks: bool) -> dict:
             "labels": STATUS_LABELS,
             "refunds": refunds,
             "progress": {line.id: line_progress(order, line) for line in order.lines},
+            # What a change left to pay, and the form that pays it (the payment link).
+            "balance": balance_due(order),
+            "methods": payment_methods(request),
+            "error": error,
         },
     )
 
@@ -344,6 +358,23 @@ def confirmation(request):
     if payment is not None:
         return _action_page(request, order, payment)
     return _order_page(request, order, thanks=True)
+
+
+@view_config(route_name="order_balance", request_method="POST", renderer="orders/order.jinja2")
+def balance_submit(request):
+    """Pay the balance a change left (``mercato.pay_balance``), from the order's page:
+    the customer's link, a guest's too. 3-D Secure is completed as at checkout."""
+    order = _order_by_token(request)
+    details = _payment_details(request)
+    try:
+        payment = pay_balance(request, order, request.POST.get("method", ""), details)
+    except CheckoutError as exc:
+        request.response.status_int = exc.status
+        return _order_page(request, order, thanks=False, error=exc)
+    if payment.status == "requires_action":
+        return _action_page(request, order, payment)
+    request.session.flash("Thank you: the balance of your order is paid.")
+    return HTTPSeeOther(request.route_url("order_link", token=order.access_token))
 
 
 @view_config(route_name="order_link", request_method="GET", renderer="orders/order.jinja2")

@@ -121,7 +121,8 @@ def test_an_authorized_order_is_not_cancelled_by_line(shop, localstripe, staff, 
     error = cancel(staff, number, {"lines": units(("MUG", 1))}, status=409).json["error"]
 
     assert error["message"] == (
-        f"Order {number} is authorized, not paid: capture it first, or cancel it whole."
+        f"Order {number} is authorized, not paid: change the order to take units off, "
+        "or cancel it whole."
     )
     assert the_order(dbsession, number).lines[0].quantity_cancelled == 0
     # The whole-order cancellation stays for an unpaid order.

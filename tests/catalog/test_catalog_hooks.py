@@ -83,12 +83,13 @@ def test_the_search_index_and_trigram_index_exist(db_engine):
             conn.execute(
                 text(
                     "SELECT indexname, indexdef FROM pg_indexes "
-                    "WHERE tablename = 'catalog_products'"
+                    "WHERE tablename IN ('catalog_products', 'catalog_search_words')"
                 )
             ).all()
         )
     assert "USING gin (search)" in indexes["ix_catalog_products_search"]
-    assert "gin_trgm_ops" in indexes["ix_catalog_products_name_trgm"]
+    # Typos are looked up among the names' words (search._close_words).
+    assert "gin_trgm_ops" in indexes["ix_catalog_search_words_word_trgm"]
 
 
 def test_mercato_sample_data_makes_a_demo_catalog_once(hooks, db_engine, dbsession):

@@ -80,14 +80,14 @@ def reconcile_cli(app_settings, tmp_path):
 
 
 def checkout_until_killed(
-    base: str, process: subprocess.Popen, localstripe
+    base: str, process: subprocess.Popen, localstripe, quantity: int = 1
 ) -> tuple[requests.Session, dict]:
     """The shopper's browser and the payment form it sent when the process died."""
     browser = requests.Session()
     token = browser.get(f"{base}/api/session/csrf", timeout=10).json()["csrf_token"]
     browser.post(
         f"{base}/test-shop/cart",
-        json={"sku": "DESK", "quantity": 1},
+        json={"sku": "DESK", "quantity": quantity},
         headers={"X-CSRF-Token": token},
         timeout=10,
     ).raise_for_status()
@@ -153,6 +153,29 @@ def test_killed_between_commit_and_capture_reconcile_captures_exactly_once(
     assert pi.status == "succeeded" and pi.amount == 25000
     [payment] = payments(dbsession)
     assert payment.status == m.PAYMENT_CAPTURED and payment.amount_captured == 25000
+
+
+def test_reconcile_captures_what_is_owed_after_staff_took_units_off(
+    served, reconcile_cli, shop_items, localstripe, dbsession
+):
+    shop_items("DESK", "Oak desk", 25000, 4)
+    process, base = served("after_commit")
+    checkout_until_killed(base, process, localstripe, quantity=2)
+    [order] = orders(dbsession)
+    assert order.status == m.AUTHORIZED and order.total.amount == 50000
+    # Staff took one desk off while the capture was pending (the admin's "remove").
+    order.lines[0].quantity_released = 1
+    dbsession.commit()
+
+    assert reconcile_cli()["captured_orders"] == [order.number]
+
+    [order] = orders(dbsession)
+    assert order.status == m.PAID and order.amount_captured == 25000
+    [pi] = payment_intents(localstripe)
+    # localstripe releases what a partial capture left as a refund of the charge.
+    charges = localstripe.client().v1.charges.list(params={"limit": 100}).data
+    [charge] = [charge for charge in charges if charge.payment_intent == pi.id]
+    assert pi.status == "succeeded" and charge.amount - charge.amount_refunded == 25000
 
 
 def test_killed_between_authorize_and_commit_reconcile_voids_the_authorization(

@@ -344,3 +344,36 @@ def test_a_shop_without_pages_or_json_api_sends_the_shopper_home_after_3d_secure
 
     assert landing.location == "http://localhost/"
     assert [o.status for o in orders(dbsession)] == [m.PAID if passes else m.CANCELLED]
+
+
+@pytest.mark.parametrize("passes", [True, False], ids=["authenticated", "refused"])
+def test_an_app_comes_back_from_3d_secure_through_the_json_api(
+    make_test_app, shop_settings, books, dbsession, localstripe, passes
+):
+    shop = make_test_app(plugins=["payments_stripe", SHOP_PLUGIN, "no:storefront"], **shop_settings)
+    waiting = json_3d_secure(shop, localstripe, passes=passes)
+    back = {"payment_intent": waiting["payment_intent"], "client_secret": "pi_x_secret_wrong"}
+    wrong = shop.post_json("/api/stripe/return", back, status=404)
+    assert wrong.json["error"]["status"] == 404
+    assert [o.status for o in orders(dbsession)] == [m.AWAITING_PAYMENT], "nothing applied"
+    for body in ([], {"payment_intent": "../etc", "client_secret": "x"}):
+        refused = shop.post_json("/api/stripe/return", body, status=400)
+        assert (
+            "not valid" in refused.json["error"]["message"]
+            or "JSON" in refused.json["error"]["message"]
+        )
+
+    answer = shop.post_json(
+        "/api/stripe/return", {**back, "client_secret": waiting["client_secret"]}
+    ).json
+
+    dbsession.expire_all()
+    [order] = orders(dbsession)
+    assert answer["url"] == f"http://localhost/api/orders/{order.access_token}"
+    if passes:
+        # Authorized when answered; captured right after the commit.
+        assert answer["status"] in (m.AUTHORIZED, m.PAID) and order.status == m.PAID
+        assert shop.get(answer["url"]).json["order"]["status"] == m.PAID
+    else:
+        assert answer["status"] == order.status == m.CANCELLED
+        assert "did not confirm" in answer["message"]

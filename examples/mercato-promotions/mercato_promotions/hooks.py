@@ -12,7 +12,7 @@ from sqlalchemy.orm import object_session
 
 from mercato import Adjustment, hookimpl
 
-from . import services
+from . import openapi, services
 from .schemas import PromotionsSettings
 from .views import FLASH_QUEUE
 
@@ -110,3 +110,8 @@ def mercato_order_placed(order):
 @hookimpl
 def mercato_cart_checked_out(request, order):
     request.session.pop(services.SESSION_KEY, None)
+
+
+@hookimpl
+def mercato_openapi():
+    return openapi.fragment()
