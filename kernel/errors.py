@@ -142,6 +142,15 @@ def _lost_connection(exc) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+# PostgreSQL gave up waiting (statement_timeout, a lock held too long by a request that
+# is itself slow): nothing was written, and the same request later will most likely pass.
+TIMED_OUT = {"57014", "55P03"}  # query_canceled, lock_not_available
+
+
+def _timed_out(exc) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in TIMED_OUT
+
+
 def _retryable(exc, request) -> bool:
     """Serialization failures and deadlocks, as the transaction's data managers judge,
     and statements that found their connection dead.
@@ -183,6 +192,9 @@ def server_error(exc, request):
             raise exc  # back through pyramid_tm (abort) to pyramid_retry (try again)
         log.warning("giving up on %s %s after retries: %s", request.method, raw_path(request), exc)
         return error_response(request, 503, headers={"Retry-After": "1"})
+    if _timed_out(exc):
+        log.warning("busy: %s %s timed out: %s", request.method, raw_path(request), exc.orig)
+        return error_response(request, 503, headers={"Retry-After": "5"})
     log.error(
         "unhandled error on %s %s (request %s)",
         request.method,

@@ -530,6 +530,7 @@ def cancel_lines(
     actor: str,
     reason: str = "",
     request_key: str | None = None,
+    notify: bool = True,
 ) -> m.Refund:
     """Cancel ``units`` (``{sku: quantity}``) of a paid order before they ship: they go
     back in stock and what was charged for them is refunded (with the shipping, once
@@ -563,6 +564,7 @@ def cancel_lines(
         lines=units,
         shipping=nothing_ships and bool(order.shipping_method),
         request_key=request_key,
+        notify=notify,
     )
     registry.hooks.mercato_order_changed(
         order=order,
@@ -584,10 +586,12 @@ def refund(
     shipping: bool = False,
     request_key: str | None = None,
     goodwill: bool | None = None,
+    notify: bool = True,
 ) -> m.Refund:
     """Refund ``amount`` (all or part) of what was captured for ``order``, and put back
     in stock what ``restock`` names (see ``Restock``). A refund that names neither lines
-    nor the shipping is ``goodwill`` unless the caller says otherwise.
+    nor the shipping is ``goodwill`` unless the caller says otherwise. ``notify=False``:
+    the caller's own email to the customer tells of the refund (a return, a change).
 
     A refund that names its ``lines`` (``{sku: quantity}``) and/or the ``shipping``
     gives back at most what was charged for them (``refund_amount_for``) and counts
@@ -676,7 +680,8 @@ def refund(
     new = m.REFUNDED if order.amount_refunded >= order.amount_captured else m.PARTIALLY_REFUNDED
     change_status(order, new, hooks=registry.hooks, actor=actor, reason=reason or "refund")
     put_back(registry.hooks, dbsession, plan)
-    _notify_customer(dbsession, "order.refunded", order, amount=amount.to_json())
+    if notify:
+        _notify_customer(dbsession, "order.refunded", order, amount=amount.to_json())
     registry.hooks.mercato_order_refunded(order=order, refund=row)
     return row
 
@@ -755,6 +760,7 @@ def change_order(
             + (f"; {due.format()} to pay" if due.amount else ""),
         )
     )
+    refunded = dbsession.get(m.Refund, change.refund_id) if change.refund_id else None
     _notify_customer(
         dbsession,
         "order.changed",
@@ -764,11 +770,11 @@ def change_order(
         reason=reason,
         difference=order.money(change.amount).to_json(),
         balance_due=due.to_json(),
+        refunded=order.money(refunded.amount).to_json() if refunded else None,
         order_url=order_page_url(request, order),
     )
     if change.kind == "lines_cancelled":
         return change
-    refunded = dbsession.get(m.Refund, change.refund_id) if change.refund_id else None
     request.hooks.mercato_order_changed(
         order=order,
         change={
@@ -803,7 +809,13 @@ def _take_off(request, order: m.Order, units: dict[str, int], *, actor, reason) 
     if order.status != m.AUTHORIZED and not balance_due(order).amount:
         # Paid in full: what was charged for the units comes back (a refund by line).
         refunded = cancel_lines(
-            registry, dbsession, order, units, actor=actor, reason=reason or "taken off"
+            registry,
+            dbsession,
+            order,
+            units,
+            actor=actor,
+            reason=reason or "taken off",
+            notify=False,  # the change's email tells of the refund
         )
         return m.OrderChange(
             order_id=order.id,
@@ -838,6 +850,7 @@ def _take_off(request, order: m.Order, units: dict[str, int], *, actor, reason) 
             actor=actor,
             reason=reason or "taken off",
             goodwill=False,  # what the released units no longer owe
+            notify=False,  # the change's email tells of the refund
         )
     return m.OrderChange(
         order_id=order.id,

@@ -470,6 +470,7 @@ def refund(
             restock=False,  # back in stock when received
             lines=ret.units("quantity_received"),
             request_key=_refund_key(dbsession, order, ret),
+            notify=False,  # the customer hears of it as this return's refund
         )
     except OrderError as exc:
         raise ReturnError(str(exc)) from None

@@ -20,9 +20,10 @@ PRODUCT = {"name": "Enamel Mug", "variants": [{"sku": "ENAMEL", "price": "14.00"
 
 @pytest.fixture
 def key_shop(make_demo_shop):  # noqa: F811 (the fixture imported above)
-    """``key_shop(**settings)``: the composed shop with api_keys, served on loopback."""
-    plugins = " ".join([*demo_plugins(), "api_keys"])
-    return lambda **overrides: make_demo_shop(**{"mercato.plugins": plugins, **overrides})
+    """``key_shop(**settings)``: the composed shop (api_keys is one of the demo's
+    plugins), served on loopback."""
+    assert "api_keys" in demo_plugins()
+    return lambda **overrides: make_demo_shop(**overrides)
 
 
 @pytest.fixture

@@ -28,6 +28,14 @@ def test_retries_exhausted_is_a_503_asking_to_try_again(app):
     assert "Temporarily unavailable" in response.text
 
 
+def test_a_statement_postgresql_timed_out_is_a_503_asking_to_try_again(app):
+    response = app.post("/too-slow", status=503, headers={"Accept": "application/json"})
+    assert retrying.ATTEMPTS == [1], "not retried at once: the shop is busy"
+    assert response.headers["Retry-After"] == "5"
+    assert response.json["error"]["status"] == 503
+    assert "canceling statement" not in response.text
+
+
 def test_unhandled_error_is_a_plain_500_page_with_a_reference(app, caplog):
     with caplog.at_level(logging.ERROR, logger="mercato.errors"):
         response = app.get("/boom", status=500, headers={"X-Request-Id": "req-123"})

@@ -18,8 +18,9 @@ KERNEL = ROOT / "kernel"
 # changes with partial capture and balance payments (+407), Redis Cluster and a replica
 # that fails over to the primary (+116), the hooks of API keys, OpenAPI, webhooks and
 # stock events (+63), and a route mapper that tries only the routes a path can match
-# (+56): 5,542. Issue 16 stays open until this comes down again.
-KERNEL_LINE_BUDGET = 5542
+# (+56), a statement PostgreSQL timed out answered as a 503 and refunds told once (+21):
+# 5,563. Issue 16 stays open until this comes down again.
+KERNEL_LINE_BUDGET = 5563
 # Code that runs as a plugin: the first-party plugins and the published examples.
 PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
 

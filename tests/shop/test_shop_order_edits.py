@@ -168,6 +168,23 @@ def test_every_line_taken_off_an_authorized_order_voids_it_and_cancels_the_order
 # ---------------------------------------------------------------------------
 
 
+def test_a_mug_taken_off_a_paid_order_is_refunded_and_told_in_one_email(
+    paid_shop, admin_user, dbsession, smtp_server
+):
+    _, order = place(paid_shop, dbsession, m.PAID)
+
+    change(staff_of(paid_shop, admin_user), order, remove=[{"sku": "MUG", "quantity": 1}])
+
+    order = the_order(dbsession)
+    assert order.amount_refunded == 1250 and stock_of(dbsession, "MUG") == STOCK - 1
+    [email] = changed_emails(smtp_server, order)
+    assert "1 × MUG taken off" in body_of(email)
+    assert "We have refunded €12.50 for it" in body_of(email)
+    time.sleep(1)  # the outbox delivers after the commit: give a second email its chance
+    subjects = [message["Subject"] for message in smtp_server.messages]
+    assert not [s for s in subjects if s.startswith(f"Refund for order {order.number}")]
+
+
 def test_a_mug_added_to_a_paid_order_is_a_balance_the_customer_pays_before_it_ships(
     paid_shop, admin_user, dbsession, smtp_server
 ):

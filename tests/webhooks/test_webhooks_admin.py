@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from mercato_webhooks.models import Attempt, Endpoint
 
-from .conftest import add_endpoint, deliveries_of, demo_plugins
+from .conftest import add_endpoint, deliveries_of
 
 
 def endpoints(dbsession) -> list[Endpoint]:
@@ -104,7 +104,7 @@ def test_link_local_and_metadata_addresses_are_refused_even_when_private_ones_ar
 def test_loopback_is_refused_without_the_setting_when_saved_and_when_sent(
     make_demo_shop, dbsession, admin_user, receiver
 ):
-    shop = make_demo_shop(**{"mercato.plugins": " ".join([*demo_plugins(), "webhooks"])})
+    shop = make_demo_shop()
     staff = shop.browser()
     staff.log_in(admin_user.email, admin_user.password)
     page = register(staff, receiver.url, status=400)

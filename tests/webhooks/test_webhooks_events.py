@@ -97,11 +97,8 @@ def test_mercato_stock_low_once_when_a_sale_crosses_the_threshold(
 def test_mercato_stock_low_from_the_stock_page_and_its_threshold_setting(
     make_demo_shop, dbsession, receiver, admin_user
 ):
-    from .conftest import demo_plugins
-
     shop = make_demo_shop(
         **{
-            "mercato.plugins": " ".join([*demo_plugins(), "webhooks"]),
             "mercato.webhooks.allow_private_targets": "true",
             "mercato.catalog.low_stock": "8",
         }

@@ -39,6 +39,7 @@ def mercato_configure(config):
     config.add_route("boom", "/boom")
     config.add_route("count_probe", "/count-probe")
     config.add_route("always_conflicts", "/always-conflicts")
+    config.add_route("too_slow", "/too-slow")
     config.scan(__name__)
 
 
@@ -48,3 +49,11 @@ def always_conflicts(request):
     request.dbsession.execute(
         text("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")
     )
+
+
+@view_config(route_name="too_slow", renderer="json", require_csrf=False)
+def too_slow(request):
+    """A statement PostgreSQL cancels at its statement_timeout, for real."""
+    ATTEMPTS.append(len(ATTEMPTS) + 1)
+    request.dbsession.execute(text("SET LOCAL statement_timeout = 50"))
+    request.dbsession.execute(text("SELECT pg_sleep(1)"))
