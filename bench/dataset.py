@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from mercato.db import sqlalchemy_url
 
-from .config import ROOT, BenchConfig
+from .config import ROOT, BenchConfig, read_production
 
 NAME = "mercato_bench"
 CUSTOMER_PASSWORD = "bench-password-1"  # noqa: S105 (the bench's own throwaway customers)
@@ -54,7 +55,7 @@ def database_url(config: BenchConfig) -> str:
 def _signature(config: BenchConfig) -> str:
     return (
         f"mercato bench: {config.products} products, {config.customers} customers, "
-        f"bcrypt cost {config.bcrypt_rounds}"
+        f"bcrypt cost {config.bcrypt_rounds}, sample shipping zones and tax rates"
     )
 
 
@@ -101,6 +102,7 @@ def _build(config: BenchConfig, ini_path) -> None:
     _mercato(ini_path, "catalog", "sample", "--products", str(config.products), "--no-images")
     _say(f"{config.customers:,} customers …")
     _customers(config)
+    _shipping_and_tax(config)
     _hot_stock(config)
     _say(f"shop ready in {time.monotonic() - started:.0f} s")
 
@@ -125,6 +127,21 @@ def _customers(config: BenchConfig) -> None:
                             password_hash, now,
                         ))  # fmt: skip
             connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _shipping_and_tax(config: BenchConfig) -> None:
+    """The demo's shipping zones and tax rates: with production.ini's shipping plugin, a
+    shop without a zone ships nowhere and no checkout gets past the shipping step."""
+    from mercato_shipping.sample import add_sample_zones
+    from mercato_tax import add_sample_rates
+
+    engine = create_engine(database_url(config))
+    try:
+        with Session(engine) as session, session.begin():
+            add_sample_zones(session, read_production()["app:main"]["mercato.currency"])
+            add_sample_rates(session)
     finally:
         engine.dispose()
 

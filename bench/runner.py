@@ -63,12 +63,24 @@ def floor_settings(database_url: str, redis_url: str) -> dict:
 
 
 def run(config: BenchConfig, stack: ExitStack) -> dict[str, list[Result]]:
-    folder = config.folder
-    logs = folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    redis_url = stack.enter_context(redis_database())
+    (config.folder / "logs").mkdir(parents=True, exist_ok=True)
     stripe = EmbeddedStripe()
     stack.callback(stripe.stop)
+    results: dict[str, list[Result]] = {}
+    if set(config.scenarios) - {"scaled"}:
+        results.update(single_servers_run(config, stack, stripe))
+    if "scaled" in config.scenarios:
+        from .scaled import scaled_run  # it builds on nginx_run below
+
+        results.update(scaled_run(config, stack, stripe))
+    return results
+
+
+def single_servers_run(config: BenchConfig, stack: ExitStack, stripe) -> dict[str, list[Result]]:
+    """Every scenario but ``scaled``, on the machine's PostgreSQL and Redis."""
+    folder = config.folder
+    logs = folder / "logs"
+    redis_url = stack.enter_context(redis_database())
     database_url = dataset.database_url(config)
     port = free_port()
     ini = write_app_ini(
@@ -179,31 +191,35 @@ class Front:
         return [pid for app in self.apps for pid in app.pids()]
 
 
-def nginx_run(config, stack, database_url, redis_url, stripe, shop) -> dict:
+def nginx_run(
+    config, stack, database_url, redis_url, stripe, shop, name="nginx", extra=None
+) -> dict:
     """The mixed visit (checkouts included) through nginx to one app process, then to
-    two; then the books: every confirmed checkout is an order, paid, its stock taken."""
+    two; then the books: every confirmed checkout is an order, paid, its stock taken.
+    ``extra`` settings go to both apps; the runs are ``<name>-1`` and ``<name>-2``."""
     folder = config.folder
     apps = []
     for number in (1, 2):
         port = free_port()
         ini = write_app_ini(
-            folder / f"nginx-app{number}.ini",
+            folder / f"{name}-app{number}.ini",
             database_url=database_url,
             redis_url=redis_url,
             port=port,
             workers=1,
             threads=config.threads,
             stripe=stripe.settings(timeout="10"),
+            extra=extra,
         )
-        app = AppServer(ini, port, 1, folder / "logs" / f"nginx-app{number}.log")
+        app = AppServer(ini, port, 1, folder / "logs" / f"{name}-app{number}.log")
         stack.callback(app.stop)
         apps.append(app)
     fronts = {}
     for count in (1, 2):
-        nginx = Nginx(folder / f"nginx-{count}", [app.port for app in apps[:count]])
+        nginx = Nginx(folder / f"{name}-{count}", [app.port for app in apps[:count]])
         stack.callback(nginx.stop)
         fronts[count] = Front(nginx, apps[:count])
-    say("nginx in front of one app process, then two (mixed visits, checkouts included)")
+    say(f"{name}: nginx in front of one app process, then two (mixed visits, checkouts too)")
     stripe.reset()
     before = books(database_url)
     runs: dict[str, list[Result]] = defaultdict(list)
@@ -214,7 +230,7 @@ def nginx_run(config, stack, database_url, redis_url, stripe, shop) -> dict:
                 "mixed", front, stripe.url, shop, config.connections, config.seconds,
                 config.warmup, seed=100 + round_number,
             )  # fmt: skip
-            result.name = f"nginx-{count}"
+            result.name = f"{name}-{count}"
             placed += result.notes["placed_total"]
             runs[result.name].append(result)
             show(result, round_number)
@@ -237,12 +253,12 @@ def nginx_run(config, stack, database_url, redis_url, stripe, shop) -> dict:
         and after["negative"] == 0
     )
     best = {name: max(r.rps for r in rounds) for name, rounds in runs.items()}
-    last = runs["nginx-2"][-1]
-    last.notes["scaling"] = round(best["nginx-2"] / best["nginx-1"], 2)
+    last = runs[f"{name}-2"][-1]
+    last.notes["scaling"] = round(best[f"{name}-2"] / best[f"{name}-1"], 2)
     last.notes["consistency"] = consistency
     for app in apps:
         app.stop()
-    say(f"nginx: two processes / one = {last.notes['scaling']}x; books: {consistency}")
+    say(f"{name}: two processes / one = {last.notes['scaling']}x; books: {consistency}")
     return runs
 
 

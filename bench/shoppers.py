@@ -162,6 +162,10 @@ class Stats:
         )
 
 
+# The method of the sample zones (``mercato_shipping.sample``) for the address in France.
+SHIPPING = "eu-standard"
+
+
 class Shopper:
     """A shopper's visit, step by step; every request timed and checked."""
 
@@ -244,6 +248,8 @@ class Shopper:
             "country": "FR",
         }
         await self.post("checkout_address", "/checkout/address", address)
+        # The shipping step (the page the address redirects to), then the review.
+        await self.post("checkout_shipping", "/checkout/shipping", {"shipping_method": SHIPPING})
         await self.get("checkout_payment", "/checkout/payment")
         card = await self.card()
         await self.pause()

@@ -1,41 +1,39 @@
 """Servers of the scaled shop's own: a PostgreSQL primary with a streaming replica, and an
 S3 protocol server; the shop as ``mercato demo`` composes it, on top of them.
 
-PostgreSQL is the machine's (``/usr/lib/postgresql/*/bin``): ``initdb`` makes the primary,
-``pg_basebackup -R`` copies it into a replica that streams from it, both on loopback ports
-of 18500-18599 in a temporary folder, run as the ``postgres`` user when the tests run as
-root (PostgreSQL refuses root). Every test of this folder uses that primary as the test
-run's database (``database_url`` below), so the suite's fixtures (``dbsession``, the
-accounts, the composed shop) work on it unchanged, and the replica sees what they write.
+PostgreSQL is the machine's, a primary and its streaming replica started by
+``mercato.testing.LocalPostgresReplica`` on loopback ports of 18500-18599. Every test of
+this folder uses that primary as the test run's database (``database_url`` below), so
+the suite's fixtures (``dbsession``, the accounts, the composed shop) work on it
+unchanged, and the replica sees what they write.
 
 S3 is moto's server (``moto_server``), a separate process like localstripe, answering
 boto3 on a loopback port; the credentials boto3 needs come from the environment.
 """
 
-import contextlib
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from glob import glob
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine
 
 from mercato.ops import migrate
 from mercato.settings import resolve_settings
-from mercato.testing import all_plugin_names, base_settings, make_plugin_manager, port_open
+from mercato.testing import (
+    LocalPostgresReplica,
+    all_plugin_names,
+    base_settings,
+    make_plugin_manager,
+    port_open,
+)
+from mercato.testing.postgres_replica import DATABASE, PostgresNode, ReplicationNotReady
 
 # The composed shop's fixtures, here on this folder's primary.
 from tests.shop.conftest import demo_shop, make_demo_shop, shop_catalog  # noqa: F401
 
 PORTS = range(18500, 18600)
-RUN_AS = "postgres" if os.geteuid() == 0 else None
-DATABASE = "mercato"
 
 
 def free_ports(count: int, start: int) -> list[int]:
@@ -54,136 +52,16 @@ def wait_for(check, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def postgres_binaries() -> Path:
-    """The newest of the machine's PostgreSQL versions (Debian's postgresql package)."""
-    found = glob("/usr/lib/postgresql/*/bin/pg_basebackup")
-    if not found:
-        pytest.fail("tests/scale needs PostgreSQL's binaries: apt-get install postgresql")
-    return Path(max(found, key=lambda p: int(Path(p).parents[1].name))).parent
-
-
-class PostgresNode:
-    """One PostgreSQL server of the machine's binaries, on ``port``, data in ``folder``."""
-
-    def __init__(self, folder: Path, port: int, sockets: Path):
-        self.folder, self.port, self.sockets = folder, port, sockets
-
-    def run(self, tool: str, *args: str) -> None:
-        done = subprocess.run(  # noqa: S603 (the machine's PostgreSQL binaries)
-            [str(postgres_binaries() / tool), *args], user=RUN_AS, capture_output=True, text=True
-        )
-        if done.returncode:
-            log = self.folder.parent / f"{self.folder.name}.log"
-            tail = log.read_text()[-2000:] if log.exists() else ""
-            pytest.fail(f"{tool} {' '.join(args)} failed:\n{done.stderr}\n{tail}")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.sockets}"
-        log = self.folder.parent / f"{self.folder.name}.log"
-        self.run("pg_ctl", "-D", str(self.folder), "-l", str(log), "-o", options, "-w", "start")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.folder), "-m", "fast", "-w", "stop")
-
-    @property
-    def running(self) -> bool:
-        return port_open("127.0.0.1", self.port)
-
-    def url(self, database: str = DATABASE) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def sql(self, statement: str, params=(), database: str = DATABASE) -> list[tuple]:
-        """Run ``statement`` in a connection of its own (autocommit); its rows, if any."""
-        dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
-            cursor = conn.execute(statement, params)
-            return cursor.fetchall() if cursor.description else []
-
-
-class Replication:
-    """A primary and its streaming replica."""
-
-    def __init__(self, primary: PostgresNode, replica: PostgresNode):
-        self.primary, self.replica = primary, replica
-
-    def caught_up(self) -> bool:
-        (target,) = self.primary.sql("SELECT pg_current_wal_lsn()")[0]
-        (done,) = self.replica.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,))[0]
-        return done
-
-    def wait_caught_up(self) -> None:
-        """Until the replica has replayed everything the primary has written so far."""
-        wait_for(self.caught_up, "the replica catching up with the primary")
-
-    @contextlib.contextmanager
-    def replay_paused(self):
-        """The replica keeps receiving WAL but applies none: replication lag, at will."""
-        self.replica.sql("SELECT pg_wal_replay_pause()")
-        try:
-            yield
-        finally:
-            self.replica.sql("SELECT pg_wal_replay_resume()")
-            self.wait_caught_up()
-
-    @contextlib.contextmanager
-    def replica_stopped(self):
-        self.replica.stop()
-        try:
-            yield
-        finally:
-            self.replica.start()
-            wait_for(lambda: self.replica.sql("SELECT 1") == [(1,)], "the replica restarting")
-            self.wait_caught_up()
-
-
-PRIMARY_SETTINGS = """
-listen_addresses = '127.0.0.1'
-shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.track = all
-max_connections = 200
-fsync = off
-"""
-
-
 @pytest.fixture(scope="session")
 def pg_replication():
     """A primary and a streaming replica of its own, with the ``mercato`` database."""
-    # Not pytest's tmp_path: its folders are root's alone, and the servers run as postgres.
-    root = Path(tempfile.mkdtemp(prefix="mercato-scale-pg-"))
-    os.chmod(root, 0o755)
-    if RUN_AS:
-        shutil.chown(root, RUN_AS, RUN_AS)
-    primary_port, replica_port = free_ports(2, 18510)
-    primary = PostgresNode(root / "primary", primary_port, root)
-    replica = PostgresNode(root / "replica", replica_port, root)
-    started = []
+    replication = LocalPostgresReplica(range(18510, PORTS.stop))
     try:
-        primary.run(
-            "initdb", "-D", str(primary.folder), "-U", "postgres", "--auth=trust", "--no-sync",
-            "-E", "UTF8", "--locale=C.UTF-8",
-        )  # fmt: skip
-        with open(primary.folder / "postgresql.conf", "a") as conf:
-            conf.write(PRIMARY_SETTINGS)
-        primary.start()
-        started.append(primary)
-        primary.sql(f'CREATE DATABASE "{DATABASE}"', database="postgres")
-        primary.sql("CREATE EXTENSION pg_stat_statements")
-        # -R: standby.signal and primary_conninfo written into the copy, so it streams.
-        replica.run(
-            "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres",
-            "-D", str(replica.folder), "-R", "-X", "stream", "-c", "fast",
-        )  # fmt: skip
-        replica.start()
-        started.append(replica)
-        replication = Replication(primary, replica)
-        (in_recovery,) = replica.sql("SELECT pg_is_in_recovery()")[0]
-        assert in_recovery, "the replica is not a standby"
-        yield replication
-    finally:
-        for node in reversed(started):
-            if node.running:
-                node.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        replication.start()
+    except ReplicationNotReady as error:
+        pytest.fail(str(error))
+    yield replication
+    replication.stop()
 
 
 # The suite's database fixtures, on the primary. All three are overridden: pytest keeps
