@@ -234,6 +234,9 @@ def test_a_mug_added_to_a_paid_order_is_a_balance_the_customer_pays_before_it_sh
     assert captured_in_stripe(paid_shop, order, 1) == 1250
     assert (order.amount_captured, balance_due(order).amount) == (7140, 0)
     assert_settled(order)
+    page = shopper.app.get(f"/orders/{order.access_token}")
+    history = [li.text.split(" — ")[1] for li in page.html.select("#history + ol li")]
+    assert history == ["Waiting for payment", "Payment authorized", "Paid"], "each status once"
     staff.app.post_json(
         f"/api/staff/orders/{order.number}/fulfilment", {}, headers={"X-CSRF-Token": staff.token}
     )
