@@ -187,6 +187,20 @@ def test_the_shipping_method_of_the_old_address_is_not_kept_for_the_new_one(
     assert all_orders(dbsession) == []
 
 
+def test_the_only_method_for_a_destination_is_chosen_already_two_are_left_to_the_shopper(
+    demo_shopper,
+):
+    demo_shopper.add("MUG")
+    demo_shopper.address(**ADDRESSES["FR"], method=False)
+    [only] = demo_shopper.app.get("/checkout/shipping").html.select("input[type=radio]")
+    assert (only["value"], only.has_attr("checked")) == ("eu-standard", True)
+
+    demo_shopper.address(**ADDRESSES["DE"], method=False)
+    radios = demo_shopper.app.get("/checkout/shipping").html.select("input[type=radio]")
+    assert [r["value"] for r in radios] == ["de-standard", "de-express"]
+    assert not any(r.has_attr("checked") for r in radios), "a price to choose, not to miss"
+
+
 def test_a_destination_no_zone_covers_gets_a_clear_answer(demo_shopper, dbsession):
     demo_shopper.add("MUG")
     demo_shopper.address(
