@@ -8,8 +8,6 @@ import importlib
 import os
 
 from pyramid.config import Configurator
-from pyramid.interfaces import IRoutesMapper
-from pyramid.urldispatch import RoutesMapper
 
 from .exceptions import ConfigurationError
 
@@ -90,19 +88,22 @@ PUBLIC_API: dict[str, str] = {
     "Refund": "mercato.orders.models",
     "OrderChange": "mercato.orders.models",
     "OrderError": "mercato.orders.services",
-    "RestockError": "mercato.orders.services",
+    "RestockError": "mercato.aftersale.services",
     "actor_of": "mercato.orders.services",
     "cancel_order": "mercato.orders.services",
-    "capture_order": "mercato.orders.services",
-    "fulfil_order": "mercato.orders.services",
-    "refund_order": "mercato.orders.services",
+    "capture_order": "mercato.aftersale.services",
+    "fulfil_order": "mercato.aftersale.services",
+    "refund_order": "mercato.aftersale.services",
     "refund_amount_for": "mercato.orders.services",
-    "ship_order_lines": "mercato.orders.services",
-    "cancel_order_lines": "mercato.orders.services",
-    "change_order_lines": "mercato.orders.services",
+    "ship_order_lines": "mercato.aftersale.services",
+    "cancel_order_lines": "mercato.aftersale.services",
+    "change_order_lines": "mercato.aftersale.changes",
     "balance_due": "mercato.orders.services",
     "amount_owed": "mercato.orders.services",
-    "BadChange": "mercato.orders.services",
+    "BadChange": "mercato.aftersale.services",
+    "refund_made_before": "mercato.aftersale.services",
+    "retry_safe_key": "mercato.aftersale.services",
+    "change_made_before": "mercato.aftersale.changes",
     "pay_balance": "mercato.orders.checkout",
     "PARTIALLY_FULFILLED": "mercato.orders.models",
     "OutboxError": "mercato.ops.outbox",
@@ -164,53 +165,6 @@ def __getattr__(name: str):
     return value
 
 
-class RoutesByFirstSegment(RoutesMapper):
-    """Pyramid's routes mapper, asking only the routes that can match the path: those
-    whose pattern starts with the path's first segment, or with a placeholder, in
-    their order. Pyramid tried all ~130 routes in turn: /healthz, added late, spent
-    a fifth of its in-process time matching 126 of them (cProfile)."""
-
-    def __init__(self):
-        super().__init__()
-        self._candidates: dict[str | None, list] = {}
-
-    def connect(self, *args, **kwargs):
-        self._candidates = {}
-        return super().connect(*args, **kwargs)
-
-    def __call__(self, request):
-        try:
-            path = request.path_info or "/"
-        except (KeyError, UnicodeDecodeError):
-            return super().__call__(request)  # the base's answer (or error) for these
-        for route in self.candidates(path):
-            match = route.match(path)
-            if match is not None:
-                info = {"match": match, "route": route}
-                if not all(predicate(info, request) for predicate in route.predicates):
-                    continue
-                return info
-        return {"route": None, "match": None}
-
-    def candidates(self, path: str) -> list:
-        """The routes that can match ``path``, in their order."""
-        candidates = self._candidates
-        if not candidates:
-            firsts = {_first_segment(route.pattern) for route in self.routelist} | {None}
-            candidates = self._candidates = {
-                key: [r for r in self.routelist if _first_segment(r.pattern) in (key, None)]
-                for key in firsts
-            }
-        # Any other first segment: the routes with placeholders (a bounded dict).
-        return candidates.get(path.lstrip("/").partition("/")[0], candidates[None])
-
-
-def _first_segment(pattern: str) -> str | None:
-    """The literal first segment of a route pattern; None when it has a placeholder."""
-    segment = pattern.lstrip("/").partition("/")[0]
-    return None if any(c in segment for c in "{*:") else segment
-
-
 def configure(settings: dict, environ=None) -> Configurator:
     """Build the configured (and committed) Pyramid configurator for ``settings``.
 
@@ -226,7 +180,6 @@ def configure(settings: dict, environ=None) -> Configurator:
     settings.setdefault("tm.commit_veto", "pyramid_tm.default_commit_veto")
 
     config = Configurator(settings=settings)
-    config.registry.registerUtility(RoutesByFirstSegment(), IRoutesMapper)
     config.registry.plugin_manager = pm
     config.registry.hooks = pm.hook
     config.add_request_method(lambda request: request.registry.hooks, "hooks", reify=True)
@@ -255,24 +208,7 @@ def configure(settings: dict, environ=None) -> Configurator:
 
     add_owner_templates(config)
     config.commit()
-    _one_request_class(config.registry)
     return config
-
-
-def _one_request_class(registry) -> None:
-    """The plugins' request properties (``add_request_method(reify=True)``) on one
-    request class made here, once: Pyramid made a class per request to hold them, 13%
-    of a request's samples under load (py-spy) and garbage for the collector."""
-    from pyramid.interfaces import IRequestExtensions, IRequestFactory
-    from pyramid.request import Request
-
-    extensions = registry.queryUtility(IRequestExtensions)
-    factory = registry.queryUtility(IRequestFactory, default=Request)
-    if extensions is None or not extensions.descriptors or not isinstance(factory, type):
-        return
-    properties = {"__module__": factory.__module__, **extensions.descriptors}
-    registry.registerUtility(type(factory.__name__, (factory,), properties), IRequestFactory)
-    extensions.descriptors = {}  # applied to each request by the router: nothing left
 
 
 def make_app(settings: dict, environ=None):

@@ -27,6 +27,10 @@ from redis.retry import Retry
 FAILED_KEY = "mercato.redis_failed"  # in request.environ once Redis failed this request
 
 
+class CoolingOff(ConnectionError):
+    """Refused without asking Redis: it failed moments ago (not a failure of its own)."""
+
+
 class Outage:
     """When the last failure was, and whether it is recent enough to fail at once."""
 
@@ -43,7 +47,7 @@ class Outage:
 
     def check(self) -> None:
         if self.active:
-            raise ConnectionError(f"Redis failed less than {self.cool_off:g} s ago")
+            raise CoolingOff(f"Redis failed less than {self.cool_off:g} s ago")
 
 
 class NodeOutages:
@@ -80,8 +84,14 @@ class Guarded:
         self.outage = outage or self.node_outages.of(self.host, self.port)
 
     def connect_check_health(self, *args, **kwargs):
+        self.outage.check()
         try:
             return super().connect_check_health(*args, **kwargs)
+        except CoolingOff:
+            # Another thread's failure, met in this connection's handshake: counted as
+            # a new one, a steady stream of requests kept the cool-off going for ever
+            # once Redis was back (each new connection's handshake refused, and renewed it).
+            raise
         except (ConnectionError, TimeoutError):
             self.outage.failed()
             raise

@@ -11,10 +11,8 @@ import os
 import signal
 import threading
 
-from mercato.outbox import MAX_ATTEMPTS, notify_plugins
-
 from .demo import cmd_demo
-from .outbox import OutboxError, Worker, entries, retry
+from .outbox import MAX_ATTEMPTS, OutboxError, Worker, entries, notify_plugins, retry
 
 log = logging.getLogger(__name__)
 

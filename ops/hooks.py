@@ -15,6 +15,7 @@ from . import commands
 # keep the order they had when the kernel added them.
 @hookimpl(wrapper=True, specname="mercato_configure")
 def configure_edge(config):
+    config.include("mercato.ops.routing")  # a cheaper routes mapper, one request class
     config.include("mercato.ops.pagecache")  # shared pages in Redis, personal parts per request
     config.include("mercato.ops.ratelimit")  # Redis-backed limits: login, reset, search, cart …
     config.include("mercato.ops.headers")  # CSP (add_csp_source), HSTS, nosniff, Referrer-Policy
@@ -25,6 +26,7 @@ def configure_edge(config):
 @hookimpl
 def mercato_configure(config):
     config.include("mercato.ops.health")  # /healthz, /readyz
+    config.include("mercato.ops.outbox")  # emails and webhooks sent behind the response
     config.include("mercato.ops.requestlog")  # a line per request, to grep by request id
     config.include("mercato.ops.metrics")  # /metrics for Prometheus, not public by default
     config.include("mercato.ops.sentry")  # error reports to Sentry, only when SENTRY_DSN is set

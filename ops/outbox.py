@@ -1,31 +1,238 @@
-"""The outbox as operations see it: the ``mercato worker`` loop that delivers what the
-after-commit attempt could not, and the queue shown to staff (``mercato outbox
-list|retry`` and the admin, through ``entries``, ``retry`` and ``outbox_counts``).
+"""Delivering the outbox: what the kernel's ``enqueue`` recorded (``mercato.outbox``), to
+every plugin's ``mercato_notify``.
 
-The mechanism itself (the tables, ``enqueue``, delivery with backoff) is the kernel's:
-``mercato.outbox``.
+- ``Behind``: right after the commit, on a thread of the process, so that an email's
+  SMTP conversation or a webhook's POST never holds up the response;
+- ``Courier``: one delivery per (message, plugin), each in a transaction of its own,
+  failures retried with exponential backoff, then marked dead with their error;
+- ``Worker``: ``mercato worker``, the courier on a loop, for what a process left
+  undelivered (it stopped, its queue was full) and for the retries;
+- the queue shown to staff (``mercato outbox list|retry`` and the admin, through
+  ``entries``, ``retry`` and ``outbox_counts``).
+
+Delivery is exactly once unless a process dies between a plugin's success and the
+commit that records it; that delivery is then repeated (at least once, never lost).
 """
 
+import atexit
 import logging
+import os
+import queue
 import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mercato.outbox import (
     DEAD,
+    DELIVER_KEY,
     PENDING,
     SENT,
-    Courier,
     OutboxDelivery,
     OutboxMessage,
-    notify_plugins,
-    now_utc,
 )
 
 log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# 30 s, 1 min, 2 min … capped at an hour: eight attempts span about an hour, long
+# enough to ride out an SMTP server's restart or a provider's short outage.
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+ERROR_LENGTH = 2000
+BEHIND_KEY = "mercato.outbox.behind"
+# At exit, what is queued gets this long; the worker delivers the rest.
+EXIT_DRAIN_S = 5.0
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def notify_plugins(registry) -> list[str]:
+    """Names of the enabled plugins that implement ``mercato_notify``."""
+    return [impl.plugin_name for impl in registry.hooks.mercato_notify.get_hookimpls()]
+
+
+def call_plugin(registry, plugin_name: str, event: str, payload: dict) -> None:
+    """Call ``mercato_notify`` of one plugin only: each plugin's delivery is its own row."""
+    pm = registry.plugin_manager
+    others = [plugin for name, plugin in pm.list_name_plugin() if name != plugin_name]
+    notify = pm.subset_hook_caller("mercato_notify", remove_plugins=others)
+    notify(event=event, payload=payload, registry=registry)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+
+
+@dataclass
+class Courier:
+    """Fans messages out to the plugins and delivers due deliveries, each in a
+    transaction of its own that holds the delivery's row lock while its plugin runs."""
+
+    registry: object
+    max_attempts: int = MAX_ATTEMPTS
+    batch: int = 100
+
+    def deliver_message(self, message_id: int) -> None:
+        """Dispatch and deliver one message now (the after-commit path)."""
+        now = now_utc()
+        self.dispatch(now, message_id=message_id)
+        while self.deliver_next(now, message_id=message_id):
+            pass
+
+    def dispatch(self, now: datetime, message_id: int | None = None) -> int:
+        """Create one delivery per notify plugin for messages not yet dispatched."""
+        plugins = notify_plugins(self.registry)
+        query = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.dispatched_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
+        if message_id is not None:
+            query = query.where(OutboxMessage.id == message_id)
+        with Session(self.registry.db_engine) as session, session.begin():
+            ids = session.scalars(query).all()
+            session.add_all(
+                OutboxDelivery(message_id=mid, plugin=plugin, next_attempt_at=now)
+                for mid in ids
+                for plugin in plugins
+            )
+            if ids:
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(dispatched_at=now)
+                )
+        return len(ids)
+
+    def deliver_next(self, now: datetime, message_id: int | None = None) -> bool:
+        """Attempt the oldest due delivery (of ``message_id`` only, if given); False
+        when none is due."""
+        plugins = notify_plugins(self.registry)
+        if not plugins:
+            return False
+        query = (
+            select(OutboxDelivery)
+            .where(
+                OutboxDelivery.status == PENDING,
+                OutboxDelivery.next_attempt_at <= now,
+                # Rows of a plugin this worker does not run wait for one that does.
+                OutboxDelivery.plugin.in_(plugins),
+            )
+            .order_by(OutboxDelivery.next_attempt_at, OutboxDelivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if message_id is not None:
+            query = query.where(OutboxDelivery.message_id == message_id)
+        with Session(self.registry.db_engine) as session, session.begin():
+            delivery = session.scalars(query).first()
+            if delivery is None:
+                return False
+            self.attempt(delivery, now)
+        return True
+
+    def attempt(self, delivery: OutboxDelivery, now: datetime) -> bool:
+        """Call the delivery's plugin and record the outcome on the (locked) row."""
+        message = delivery.message
+        delivery.attempts += 1
+        try:
+            call_plugin(self.registry, delivery.plugin, message.event, message.payload)
+        except Exception as exc:
+            delivery.last_error = _describe(exc)
+            if delivery.attempts >= self.max_attempts:
+                delivery.status = DEAD
+                log.error(
+                    "outbox: %s #%s to %s is dead after %s attempts: %s",
+                    message.event,
+                    message.id,
+                    delivery.plugin,
+                    delivery.attempts,
+                    delivery.last_error,
+                )
+            else:
+                delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+                log.warning(
+                    "outbox: %s #%s to %s failed (attempt %s), retry at %s: %s",
+                    message.event,
+                    message.id,
+                    delivery.plugin,
+                    delivery.attempts,
+                    delivery.next_attempt_at.isoformat(timespec="seconds"),
+                    delivery.last_error,
+                )
+            return False
+        delivery.status = SENT
+        delivery.sent_at = now
+        log.info("outbox: %s #%s delivered to %s", message.event, message.id, delivery.plugin)
+        return True
+
+
+class Behind:
+    """Delivers committed messages on a thread of the process, behind the responses.
+
+    In the request, an email took its SMTP conversation and a webhook its POST (up to
+    their timeouts) out of the shopper's wait, holding a pooled connection meanwhile.
+    What this thread has not delivered when the process dies, or what finds its queue
+    full, is still ``pending`` in the table: ``mercato worker`` delivers it."""
+
+    def __init__(self, registry, capacity: int = 1000):
+        self.registry = registry
+        self.capacity = capacity
+        self._pid = None
+        self._lock = threading.Lock()
+
+    def submit(self, message_id: int) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a worker forked from the parent
+                self._pid = os.getpid()
+                self._queue = queue.Queue(self.capacity)
+                threading.Thread(target=self._run, name="outbox", daemon=True).start()
+        try:
+            self._queue.put_nowait(message_id)
+        except queue.Full:
+            log.warning("outbox: message %s left to the worker (queue full)", message_id)
+
+    def _run(self) -> None:
+        while True:
+            message_id = self._queue.get()
+            try:
+                Courier(self.registry).deliver_message(message_id)
+            except Exception:
+                # The message is safely recorded: the worker delivers it.
+                log.exception("outbox: delivering message %s after commit failed", message_id)
+            finally:
+                self._queue.task_done()
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until what was submitted is delivered (or failed); False on timeout."""
+        if self._pid != os.getpid():
+            return True
+        deadline = time.monotonic() + timeout
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
+                if not done.wait(max(0.0, deadline - time.monotonic())):
+                    return False
+        return True
+
+
+def includeme(config) -> None:
+    """Deliver each committed message on the app's ``Behind`` thread (``DELIVER_KEY``)."""
+    deliveries = Behind(config.registry)
+    config.registry[BEHIND_KEY] = deliveries
+    config.registry[DELIVER_KEY] = deliveries.submit
+    atexit.register(deliveries.drain, EXIT_DRAIN_S)
 
 
 class OutboxError(Exception):

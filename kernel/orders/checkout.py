@@ -696,13 +696,8 @@ class OrderLedger:
         self.registry = registry
 
     def captured(self, payment: PaymentInfo, result: PaymentResult) -> None:
-        ledger.record(self.registry.db_engine, payment.id, result)
-        services.mark_captured_in_own_transaction(
-            self.registry,
-            payment.id,
-            result.amount or payment.amount_money,
-            reason=f"payment captured ({payment.provider} {payment.reference})",
-        )
+        reason = f"payment captured ({payment.provider} {payment.reference})"
+        services.record_capture(self.registry, payment.id, result, reason)
 
     def capture_failed(self, payment: PaymentInfo, error: str) -> None:
         ledger.record_error(self.registry.db_engine, payment.id, f"capture: {error}")
@@ -811,11 +806,7 @@ def payment_updated(
         if fresh is None:
             log.info("%s event %s seen before: ignored", provider, event_id)
             return None
-    payment = dbsession.scalars(
-        select(m.Payment)
-        .where(m.Payment.provider == provider, m.Payment.reference == reference)
-        .with_for_update()
-    ).first()
+    payment, order = _lock_payment_and_order(dbsession, provider, reference)
     if payment is None:
         return None
     if occurred_at is not None:
@@ -824,9 +815,6 @@ def payment_updated(
             return payment.order
         payment.last_event_at = occurred_at
 
-    order = payment.order
-    if order is not None:
-        order = dbsession.get(m.Order, order.id, with_for_update=True, populate_existing=True)
     actor = f"{provider} ({'webhook' if event_id else 'return page'})"
     was_awaiting = order is not None and order.status == m.AWAITING_PAYMENT
 
@@ -892,6 +880,30 @@ def payment_updated(
                 + " Your cart is as you left it: please try again.",
             )
     return order
+
+
+def _lock_payment_and_order(dbsession, provider: str, reference: str):
+    """The payment ``reference`` and its order, each under its row lock: the order's
+    first, as a refund takes them (it holds the order's while its own connection locks
+    the payment). Locked the other way round, a webhook and a refund each waited for the
+    other's row until the statement timeout."""
+    for _attempt in range(3):
+        found = dbsession.execute(
+            select(m.Payment.id, m.Payment.order_id).where(
+                m.Payment.provider == provider, m.Payment.reference == reference
+            )
+        ).first()
+        if found is None:
+            return None, None
+        order = None
+        if found.order_id is not None:
+            order = dbsession.get(
+                m.Order, found.order_id, with_for_update=True, populate_existing=True
+            )
+        payment = dbsession.get(m.Payment, found.id, with_for_update=True, populate_existing=True)
+        if payment.order_id == found.order_id:  # not linked to its order meanwhile
+            return payment, order
+    raise CheckoutBusy("The payment is being updated. Please try again.")
 
 
 def _other_payment_holds(order: m.Order, payment: m.Payment) -> bool:

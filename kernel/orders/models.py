@@ -340,6 +340,12 @@ class Refund(Base):
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
         # One refund per request key: a double click or a retried request refunds once.
         UniqueConstraint("order_id", "request_key"),
+        # reconcile's scan for refunds whose request failed after the provider refunded.
+        Index(
+            "ix_refunds_not_applied",
+            "id",
+            postgresql_where=text("status = 'succeeded' AND NOT applied"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -355,6 +361,11 @@ class Refund(Base):
     # A refund of an amount that names no line nor the shipping (a goodwill gesture): the
     # shop gives it, the customer is never asked to pay it back in a balance.
     goodwill: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # What the refund does to its order (``services.apply_refund``), written before the
+    # provider is asked: ``{"lines": {sku: n}, "cancel": {sku: n}, "restock": {sku: n},
+    # "shipping": bool, "notify": bool}``; ``applied`` once the order shows it.
+    effects: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

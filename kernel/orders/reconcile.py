@@ -7,7 +7,9 @@ checkout, so that no shopper's money stays held without an order ("zombie paymen
   capture) → captured, once, and marked paid; one whose capture happened but was not
   recorded → marked paid without asking the provider to capture again;
 * an order that waited too long for 3-D Secure → its authorization voided, the order
-  cancelled and its stock put back.
+  cancelled and its stock put back;
+* a refund the provider made whose request then failed → applied to its order (units
+  refunded, stock put back, the status), as that request would have.
 
 Each item is handled in a transaction of its own that locks its row with ``SKIP
 LOCKED``, so two runs at once (cron overlapping itself) never handle the same payment
@@ -38,6 +40,7 @@ class Report:
     captured: list[str] = field(default_factory=list)
     marked_paid: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    refunds_applied: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -46,6 +49,7 @@ class Report:
             "captured_orders": self.captured,
             "marked_paid_orders": self.marked_paid,
             "cancelled_orders": self.cancelled,
+            "applied_refunds": self.refunds_applied,
             "failures": self.failed,
         }
 
@@ -73,6 +77,7 @@ def reconcile(
     if settings["mercato.capture"] == "checkout":
         _capture_committed(registry, grace_cutoff, report)
     _cancel_abandoned(registry, action_cutoff, report)
+    _apply_refunds_left(registry, report)
     return report
 
 
@@ -178,7 +183,7 @@ def _capture_committed(registry, cutoff: datetime, report: Report) -> None:
 def _cancel_abandoned(registry, cutoff: datetime, report: Report) -> None:
     for session, order in _locked_orders(registry, m.AWAITING_PAYMENT, cutoff):
         try:
-            services.cancel(
+            services.cancel_order(
                 registry,
                 session,
                 order,
@@ -190,3 +195,31 @@ def _cancel_abandoned(registry, cutoff: datetime, report: Report) -> None:
             continue
         report.cancelled.append(order.number)
         log.info("reconcile: cancelled abandoned order %s", order.number)
+
+
+def _apply_refunds_left(registry, report: Report) -> None:
+    """No grace period: the request that made a refund holds its order's row lock
+    until it ends, so an order this finds unlocked has no request still applying it."""
+    candidates = _ids(
+        registry,
+        select(m.Refund.id)
+        .where(m.Refund.status == "succeeded", m.Refund.applied.is_(False))
+        .order_by(m.Refund.id),
+    )
+    for refund_id in candidates:
+        with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
+            refund = session.get(m.Refund, refund_id)
+            order = session.scalars(
+                select(m.Order)
+                .where(m.Order.id == refund.order_id)
+                .with_for_update(key_share=True, skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).first()
+            if order is None:
+                continue
+            session.refresh(refund)
+            if refund.applied:
+                continue
+            services.apply_refund(registry, session, order, refund)
+            report.refunds_applied.append(refund_id)
+            log.info("reconcile: applied refund %s to order %s", refund_id, order.number)

@@ -36,6 +36,7 @@ from mercato.settings import resolve_settings
 
 from .accounts import *  # noqa: F403 (customer_user, staff_user, admin_user, login, …)
 from .openapi import openapi_checked_responses  # noqa: F401 (every /api answer checked)
+from .outbox import settled_deliveries  # noqa: F401 (a request's emails sent when it answers)
 from .postgres_replica import LocalPostgresReplica  # noqa: F401 (tests/scale, bench)
 from .redis_cluster import LocalRedisCluster
 from .smtp import *  # noqa: F403 (the smtp_server fixture and SMTPServer)

@@ -44,6 +44,7 @@ from mercato import (
     minor_digits,
     public_route_url,
     refund_order,
+    retry_safe_key,
     set_role,
 )
 
@@ -469,25 +470,6 @@ def fulfil(request, order: Order, tracking_number: str, tracking_url: str) -> No
     )
 
 
-def replayed(request, order: Order, request_key: str) -> Refund | None:
-    """The refund a form with this one-time ``request_key`` already made (a double
-    click, a page submitted again), or None.
-
-    Looked up under the order's row lock, held to the end of the request: a second
-    post of the same form waits for the first to commit, then finds its refund here
-    before reading anything the first one changed (what is left to ship or refund)."""
-    request.dbsession.get(
-        Order, order.id, with_for_update={"key_share": True}, populate_existing=True
-    )
-    return request.dbsession.scalars(
-        select(Refund).where(
-            Refund.order_id == order.id,
-            Refund.request_key == request_key,
-            Refund.status != "failed",  # the kernel says why it failed, if asked again
-        )
-    ).first()
-
-
 def _units_text(units: dict[str, int]) -> str:
     return ", ".join(f"{n} × {sku}" for sku, n in units.items())
 
@@ -505,7 +487,7 @@ def cancel_lines(
         units,
         actor=actor_of(request),
         reason=reason or "cancelled by staff before shipping",
-        request_key=request_key,
+        request_key=retry_safe_key(request, request_key),
     )
     amount = order.money(refund.amount)
     audit(
@@ -525,21 +507,6 @@ def cancel_lines(
         },
     )
     return refund
-
-
-def change_replayed(request, order: Order, request_key: str) -> OrderChange | None:
-    """The change a form with this one-time key already made, looked up under the
-    order's row lock as ``replayed`` does for refunds."""
-    if not request_key:
-        return None
-    request.dbsession.get(
-        Order, order.id, with_for_update={"key_share": True}, populate_existing=True
-    )
-    return request.dbsession.scalars(
-        select(OrderChange).where(
-            OrderChange.order_id == order.id, OrderChange.request_key == request_key
-        )
-    ).first()
 
 
 def change_lines(
@@ -589,7 +556,7 @@ def refund(
         restock=restock,
         lines=parts.units,
         shipping=parts.shipping,
-        request_key=request_key,
+        request_key=retry_safe_key(request, request_key),
     )
     summary = f"Refunded {amount.format(locale_of(request))}"
     named = [_units_text(parts.units)] if parts.units else []

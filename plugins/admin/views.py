@@ -35,6 +35,7 @@ from mercato import (
     User,
     amount_owed,
     balance_due,
+    change_made_before,
     country_name,
     describe,
     kept_values,
@@ -42,6 +43,7 @@ from mercato import (
     order_by_number,
     outbox_counts,
     outbox_entries,
+    refund_made_before,
     region_name,
     retry_delivery,
     safe_next,
@@ -408,7 +410,7 @@ def _replayed(request, order: Order, request_key: str):
     click, a resubmitted page): nothing is done twice, and nothing is logged."""
     if not request_key:
         return None
-    done = services.replayed(request, order, request_key)
+    done = refund_made_before(request.dbsession, order, request_key)
     if done is None:
         return None
     services.changed_nothing(request)
@@ -504,7 +506,7 @@ def order_add_lines(request):
 def _change(request, order: Order, schema, kept: dict, values: dict, **units):
     """Run a change of the order's lines; a refusal is the form again, saying why."""
     action = "add_lines" if units.get("add") else "cancel_lines"
-    if services.change_replayed(request, order, values["request_key"]):
+    if change_made_before(request.dbsession, order, values["request_key"]):
         services.changed_nothing(request)
         request.session.flash(f"Already done: order {order.number} changed once.")
         return HTTPSeeOther(request.route_path("admin_order", number=order.number))

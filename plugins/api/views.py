@@ -27,7 +27,9 @@ from mercato import (
     orders_of_customer,
     payment_methods,
     place_order,
+    refund_made_before,
     refund_order,
+    retry_safe_key,
     review_cart,
     set_checkout_address,
     set_shipping_method,
@@ -271,7 +273,7 @@ def api_refund(request):
     body = _body(request)
     try:
         key = idempotency.request_key(request)
-        if done := idempotency.replayed(request.dbsession, order, key):
+        if done := refund_made_before(request.dbsession, order, key):
             return _refund_answer(request, order, done, _named_lines(body), body.get("shipping"))
         refund = read_refund(order, body)
     except BadBody as exc:
@@ -288,7 +290,7 @@ def api_refund(request):
             restock=refund.restock,
             lines=refund.units,
             shipping=refund.shipping,
-            request_key=key,
+            request_key=retry_safe_key(request, key),
         )
     except RestockError as exc:
         return error_json(request, 400, str(exc), "restock", exc.sku)
@@ -373,7 +375,7 @@ def api_cancel_lines(request):
     try:
         key = idempotency.request_key(request)
         units = quantities(body.get("lines"), "lines", "to cancel", "Cancel")
-        if done := idempotency.replayed(request.dbsession, order, key):
+        if done := refund_made_before(request.dbsession, order, key):
             return _cancellation_answer(request, order, done, units)
         if not units:
             raise BadBody('Send the "lines" to cancel: [{"sku": …, "quantity": …}].', "lines")
@@ -388,7 +390,7 @@ def api_cancel_lines(request):
             units,
             actor=actor_of(request),
             reason=reason or "cancelled by staff before shipping",
-            request_key=key,
+            request_key=retry_safe_key(request, key),
         )
     except OrderError as exc:
         status = 400 if _not_left_to_ship(order, units) else 409

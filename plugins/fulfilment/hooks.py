@@ -32,6 +32,8 @@ def mercato_migration_folders():
 def mercato_render_slot(request, name, context):
     if name == "admin_order":
         return slots.admin_panel(request, context)
+    if name == "admin_order_ship":
+        return slots.ship_here(request, context)
     if name == "order_details":
         return slots.customer_section(request, context)
     return None

@@ -1,6 +1,8 @@
 """The plugin's parts of other plugins' pages: the shipments panel of the admin's
-order page (slot ``admin_order``) and the shipments of the customer's order page
-(slot ``order_details``). Both get the order from the slot's context."""
+order page (slot ``admin_order``), in place of the admin's own quick ship form a
+pointer to it (``admin_order_ship``: one way to ship, which records the parcel), and
+the shipments of the customer's order page (slot ``order_details``). All get the
+order from the slot's context."""
 
 import secrets
 
@@ -15,6 +17,15 @@ from .schemas import quantity_field
 # Where units may still ship (an authorized payment is captured first).
 SHIPPABLE = (AUTHORIZED, PAID, PARTIALLY_FULFILLED, PARTIALLY_REFUNDED)
 MANAGE = "orders.manage"
+
+
+def can_ship(request, order) -> bool:
+    """Units are left to ship, the order's state allows it, and staff may."""
+    return (
+        any(line.quantity_to_ship > 0 for line in order.lines)
+        and order.status in SHIPPABLE
+        and bool(request.has_permission(MANAGE))
+    )
 
 
 def panel_values(request, order, **state) -> dict:
@@ -32,7 +43,7 @@ def panel_values(request, order, **state) -> dict:
         "shipments": services.shipments_of(request.dbsession, order),
         "to_ship": to_ship,
         "still_to_ship": services.still_to_ship(order),
-        "can_ship": bool(to_ship) and order.status in SHIPPABLE and request.has_permission(MANAGE),
+        "can_ship": can_ship(request, order),
         "carriers": services.carrier_choices(request),
         "carrier_name": carriers.name_of,
         "quantity_field": quantity_field,
@@ -49,6 +60,16 @@ def admin_panel(request, context: dict) -> Markup | None:
     values = panel_values(request, order)
     # The template autoescapes every value: its output is HTML we can vouch for.
     return Markup(render("fulfilment/admin_panel.jinja2", values, request=request))  # noqa: S704
+
+
+def ship_here(request, context: dict) -> Markup | None:
+    order = context.get("order")
+    if order is None or not can_ship(request, order):
+        return None
+    return Markup(
+        '<div class="action" id="ship-pointer"><h3>Ship</h3><p>Parcels, with their carrier '
+        'and tracking number, ship from <a href="#shipments">Shipments</a>.</p></div>'
+    )
 
 
 def customer_section(request, context: dict) -> Markup | None:

@@ -9,6 +9,7 @@ docs/webhooks.md. Money is ``{"amount": minor units, "currency"}``.
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -38,9 +39,11 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-def record(dbsession, event_type: str, data: dict) -> Event | None:
+def record(dbsession, event_type: str, data: dict | Callable[[], dict]) -> Event | None:
     """Record ``event_type`` with ``data`` for every enabled endpoint that wants it;
-    ``None`` (and nothing written) when no endpoint does."""
+    ``None`` (and nothing written) when no endpoint does. ``data`` may be a function,
+    called only then: an order's lines are not read for a shop without endpoints (a
+    fifth of a checkout's own time went to events nobody was sent, bench/README.md)."""
     endpoint_ids = dbsession.scalars(
         select(Endpoint.id).where(Endpoint.enabled, Endpoint.events.contains([event_type]))
     ).all()
@@ -48,7 +51,7 @@ def record(dbsession, event_type: str, data: dict) -> Event | None:
         return None
     now = datetime.now(UTC)
     event = Event(id=new_event_id(), type=event_type, created_at=now)
-    event.body = _body(event, data)
+    event.body = _body(event, data() if callable(data) else data)
     dbsession.add(event)
     dbsession.add_all(
         Delivery(event_id=event.id, endpoint_id=endpoint_id, next_attempt_at=now)
@@ -69,6 +72,11 @@ def _body(event: Event, data: dict) -> str:
 
 def _money(amount: int, currency: str) -> dict:
     return {"amount": amount, "currency": currency}
+
+
+def order_json(order) -> dict:
+    """An order event's data: ``{"order": order_data(order)}``."""
+    return {"order": order_data(order)}
 
 
 def order_data(order) -> dict:

@@ -46,16 +46,16 @@ def mercato_admin_links(request):
 
 @hookimpl
 def mercato_order_placed(order):
-    events.record(object_session(order), "order.placed", {"order": events.order_data(order)})
+    events.record(object_session(order), "order.placed", lambda: events.order_json(order))
 
 
 @hookimpl
 def mercato_order_status_changed(order, old, new):
     dbsession = object_session(order)
     if new == PAID:
-        events.record(dbsession, "order.paid", {"order": events.order_data(order)})
+        events.record(dbsession, "order.paid", lambda: events.order_json(order))
     elif new == CANCELLED:
-        events.record(dbsession, "order.cancelled", {"order": events.order_data(order)})
+        events.record(dbsession, "order.cancelled", lambda: events.order_json(order))
     elif new in (PARTIALLY_FULFILLED, FULFILLED):
         events.order_shipped(dbsession, order)
 

@@ -4,6 +4,7 @@ request's is, and order payloads shaped like checkout's."""
 
 import pytest
 
+from mercato.ops.outbox import BEHIND_KEY
 from mercato.outbox import REGISTRY_KEY
 
 
@@ -39,10 +40,34 @@ def registry(make_registry):
     return make_registry()
 
 
-@pytest.fixture
-def app_session(tm_session, registry):
+class Settled:
+    """A transaction manager whose ``with`` block returns once the deliveries its commit
+    handed to the app's outbox thread are done, as a webtest request does (mercato.testing)."""
+
+    def __init__(self, manager, registry):
+        self.manager, self.registry = manager, registry
+
+    def __enter__(self):
+        return self.manager.__enter__()
+
+    def __exit__(self, *exc_info):
+        try:
+            return self.manager.__exit__(*exc_info)
+        finally:
+            assert self.registry[BEHIND_KEY].drain(timeout=30), "still delivering"
+
+    def __getattr__(self, name):
+        return getattr(self.manager, name)
+
+
+def joined_to(tm_session, registry):
     """``(session, transaction manager)`` where the session knows its app, exactly as
     ``request.dbsession`` does, so ``enqueue`` delivers after the commit."""
     session, manager = tm_session
     session.info[REGISTRY_KEY] = registry
-    return session, manager
+    return session, Settled(manager, registry)
+
+
+@pytest.fixture
+def app_session(tm_session, registry):
+    return joined_to(tm_session, registry)

@@ -5,10 +5,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from mercato import ConfigurationError, make_app
-from mercato.ops.outbox import Worker, entries
-from mercato.outbox import enqueue, now_utc
+from mercato.ops.outbox import Worker, entries, now_utc
+from mercato.outbox import enqueue
 from mercato.testing import base_settings
 
+from .conftest import joined_to
 from .outbox_helpers import deliveries, message_count, order_payload
 
 
@@ -28,8 +29,7 @@ def with_owner_templates(make_registry, tm_session, tmp_path, files: dict):
     for name, text in files.items():
         (emails / name).write_text(text)
     registry = make_registry(**{"mercato.notifications.templates_dir": str(tmp_path)})
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    session, manager = joined_to(tm_session, registry)
     return registry, session, manager
 
 
@@ -139,8 +139,7 @@ def test_money_and_shop_name_follow_the_settings(make_registry, tm_session, smtp
             "mercato.notifications.logo_url": "https://cdn.example/logo.png",
         }
     )
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    session, manager = joined_to(tm_session, registry)
     with manager:
         enqueue(session, "order.placed", order_payload())
 
@@ -255,8 +254,7 @@ def test_log_transport_writes_the_email_to_the_log(
     make_registry, tm_session, smtp_server, db_engine, caplog
 ):
     registry = make_registry(**{"mercato.notifications.transport": "log"})
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    session, manager = joined_to(tm_session, registry)
     with caplog.at_level("INFO", logger="mercato_notifications"), manager:
         enqueue(session, "order.placed", order_payload())
 

@@ -7,9 +7,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from mercato.ops.outbox import OutboxError, Worker, entries, retry
-from mercato.outbox import MAX_ATTEMPTS, enqueue, now_utc, retry_delay
+from mercato.ops.outbox import (
+    MAX_ATTEMPTS,
+    OutboxError,
+    Worker,
+    entries,
+    now_utc,
+    retry,
+    retry_delay,
+)
+from mercato.outbox import enqueue
 
+from .conftest import joined_to
 from .notifiers import flaky
 from .outbox_helpers import deliveries, order_payload
 
@@ -89,8 +98,7 @@ def test_failing_plugin_is_retried_without_resending_what_another_delivered(
     flaky.received.clear()
     flaky.down = True
     registry = make_registry(plugins=["notifications", FLAKY])
-    session, manager = tm_session
-    session.info["mercato.registry"] = registry
+    session, manager = joined_to(tm_session, registry)
     with manager:
         enqueue(session, "order.placed", order_payload())
 

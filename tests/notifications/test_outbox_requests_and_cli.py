@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mercato.ops.outbox import Worker
+from mercato.ops.outbox import BEHIND_KEY, Worker
 from mercato.outbox import enqueue
+from mercato.testing import TCPProxy
 
 from .outbox_helpers import deliveries, message_count, order_payload
 
@@ -124,3 +125,29 @@ def test_list_dead_and_retry(ini, app_session, registry, smtp_server, db_engine)
     assert again.returncode == 1
     assert "was already sent; retrying would repeat it" in again.stdout
     assert len(smtp_server.messages) == 1
+
+
+def test_a_mail_server_that_hangs_does_not_hold_up_the_answer(
+    make_test_app, smtp_settings, smtp_server, db_engine
+):
+    """The email is delivered behind the response: a mail server that accepts the
+    connection and never answers leaves the shopper's request unaffected, and the
+    attempt, made after the answer, fails on its timeout and is retried later."""
+    hanging = TCPProxy((smtp_server.host, smtp_server.port))
+    hanging.freeze()
+    settings = {**smtp_settings, "mercato.notifications.port": str(hanging.port)}
+    app = make_test_app(plugins=["notifications", "tests.notifications.shop_events"], **settings)
+    app.settle_deliveries = False
+    try:
+        assert app.get("/test/sign-up", {"email": "anna@example.com"}).text == "welcome"
+        # Answered while the delivery still waits on the mail server: no attempt counted.
+        assert message_count(db_engine) == 1
+        assert [d.attempts for d in deliveries(db_engine)] in ([], [0])
+
+        assert app.app.registry[BEHIND_KEY].drain(timeout=30)
+        [delivery] = deliveries(db_engine)
+        assert (delivery.status, delivery.attempts) == ("pending", 1)
+        assert "timed out" in delivery.last_error
+        assert smtp_server.messages == []
+    finally:
+        hanging.stop()

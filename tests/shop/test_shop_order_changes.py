@@ -178,14 +178,15 @@ def test_staff_cancel_a_mug_then_the_rest_and_the_shipping_comes_back_once_nothi
     assert len(page.html.select("#refunds ~ table tbody tr")) == 2
 
 
-def test_mark_as_shipped_ships_what_was_not_cancelled_and_keeps_the_shipping(
+def test_shipping_the_rest_ships_what_was_not_cancelled_and_keeps_the_shipping(
     shop, shopper, staff, order, dbsession
 ):
     cancel_lines(staff, order, {"MUG": 1})
     page = staff.app.get(f"/admin/orders/{order.number}")
-    assert page.html.select_one("#fulfil-form button").text == "Mark as shipped"
+    assert page.html.select_one("#fulfil-form") is None, "one way to ship: by parcel"
+    assert page.html.select_one("#ship-pointer a")["href"] == "#shipments"
 
-    page.forms["fulfil-form"].submit(status=303)
+    page.forms["ship-form"].submit(status=303)  # everything left, by default
 
     order = the_order(dbsession)
     assert order.status == m.FULFILLED
@@ -195,7 +196,7 @@ def test_mark_as_shipped_ships_what_was_not_cancelled_and_keeps_the_shipping(
     assert_owed(order)
     assert audit(dbsession) == [
         ("order.cancel_lines", order.number),
-        ("order.fulfil", order.number),
+        ("fulfilment_admin_shipments", f"number={order.number}"),  # the parcel recorded
     ]
     admin_page = staff.app.get(f"/admin/orders/{order.number}")
     mug = admin_page.html.select(f"#line-{line(order, 'MUG').position} [data-count]")

@@ -7,9 +7,8 @@ import urllib.request
 
 import pytest
 
-from mercato import Money
+from mercato import Money, OrderError, fulfil_order, refund_order
 from mercato.orders import models as m
-from mercato.orders import services
 from mercato_payments_stripe.embedded import PUBLISHABLE_KEY
 from tests.checkout import shop_plugin
 from tests.checkout.shopping import (
@@ -139,20 +138,20 @@ def test_capture_on_fulfilment_then_partial_refunds_never_exceed_the_capture(
     assert pi.status == "requires_capture"
 
     registry = shop.app.registry
-    services.fulfil(registry, dbsession, order, actor="staff:1")
+    fulfil_order(registry, dbsession, order, actor="staff:1")
     dbsession.commit()
     assert order.status == m.FULFILLED and order.amount_captured == 6000
     assert payment_intents(localstripe)[0].status == "succeeded"
 
-    services.refund(registry, dbsession, order, Money(2500, "EUR"), actor="staff:1", reason="dent")
+    refund_order(registry, dbsession, order, Money(2500, "EUR"), actor="staff:1", reason="dent")
     dbsession.commit()
     assert order.status == m.PARTIALLY_REFUNDED and order.amount_refunded == 2500
 
-    with pytest.raises(services.OrderError, match="only €35.00 .* left to refund"):
-        services.refund(registry, dbsession, order, Money(3501, "EUR"), actor="staff:1")
+    with pytest.raises(OrderError, match="only €35.00 .* left to refund"):
+        refund_order(registry, dbsession, order, Money(3501, "EUR"), actor="staff:1")
     dbsession.rollback()
 
-    services.refund(registry, dbsession, order, Money(3500, "EUR"), actor="staff:1", reason="lost")
+    refund_order(registry, dbsession, order, Money(3500, "EUR"), actor="staff:1", reason="lost")
     dbsession.commit()
     assert order.status == m.REFUNDED and order.amount_refunded == 6000
     refunds = localstripe.client().v1.refunds.list(params={"payment_intent": pi.id})
@@ -206,6 +205,7 @@ def test_reconcile_cancels_an_order_left_waiting_for_3d_secure(
         "captured_orders": [],
         "marked_paid_orders": [],
         "cancelled_orders": [],
+        "applied_refunds": [],
         "failures": [],
     }
     [order] = orders(dbsession)

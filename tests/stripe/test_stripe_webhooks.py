@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import webtest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mercato.orders import models as m
 from mercato_payments_stripe.embedded import WEBHOOK_SECRET
@@ -20,6 +20,7 @@ from tests.checkout.shopping import (
     orders,
     outbox_count,
     payment_intents,
+    payments,
 )
 
 from .test_stripe_payments import authenticate_in_browser
@@ -214,3 +215,58 @@ def test_3d_secure_finished_by_the_webhook_first_then_the_return_page(
     assert history(dbsession, order.number) == [m.AWAITING_PAYMENT, m.AUTHORIZED, m.PAID]
     assert outbox_count(dbsession) == 1
     assert payment_intents(localstripe)[0].status == "succeeded"
+
+
+def test_a_webhook_waiting_for_an_order_leaves_its_payment_free_for_a_refund(
+    held_order, recorder, localstripe, dbsession, db_engine
+):
+    """A refund holds its order's row lock while its own connection locks the payment; a
+    webhook for that payment must not hold the payment while it waits for the order, or
+    each waits for the other until the statement timeout."""
+    app, order, pi = held_order
+    localstripe.client().v1.payment_intents.capture(pi.id)
+    headers, body = recorder.wait_for("payment_intent.succeeded", pi.id)
+    [payment] = payments(dbsession)
+
+    with db_engine.connect() as refund_request:  # a refund's request: the order locked
+        refund_request.execute(
+            text("SELECT id FROM orders WHERE id = :id FOR NO KEY UPDATE"), {"id": order.id}
+        )
+        answers = []
+        webhook = threading.Thread(
+            target=lambda: answers.append(
+                deliver(app, body, {"Stripe-Signature": headers["Stripe-Signature"]}).json
+            )
+        )
+        webhook.start()
+        wait_until_a_backend_waits_for_a_lock(db_engine)
+
+        with db_engine.connect() as refund_row:  # the refund's own connection
+            refund_row.execute(text("SET lock_timeout = '2s'"))
+            locked = refund_row.execute(
+                text("SELECT id FROM payments WHERE id = :id FOR UPDATE"), {"id": payment.id}
+            ).scalar_one()
+            refund_row.rollback()
+        refund_request.rollback()
+    webhook.join(timeout=30)
+
+    assert locked == payment.id
+    assert answers == [{"received": True, "applied": True}]
+    assert history(dbsession, order.number) == [m.AWAITING_PAYMENT, m.AUTHORIZED, m.PAID]
+
+
+def wait_until_a_backend_waits_for_a_lock(engine, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            watcher.rollback()
+            if waiting:
+                return
+            time.sleep(0.05)
+    pytest.fail("the webhook never waited for the order's lock")
