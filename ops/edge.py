@@ -9,7 +9,6 @@ error views. Uploaded files are left alone: their bytes are not text.
 """
 
 import json
-from urllib.parse import unquote
 
 from pyramid.httpexceptions import HTTPBadRequest
 from pyramid.tweens import EXCVIEW
@@ -55,22 +54,45 @@ def _body_strings(request):
         return  # not JSON: the view says what it expected
 
 
-def _strings(request):
-    environ = request.environ
-    yield environ.get("PATH_INFO", "")
-    yield unquote(environ.get("QUERY_STRING", ""))
+def _headers_hold_nul(environ) -> bool:
     for key, value in environ.items():
-        if key.startswith("HTTP_") and isinstance(value, str):
-            yield value
-    for name, value in request.cookies.items():
-        yield name
-        yield value
-    yield from _body_strings(request)
+        if key.startswith("HTTP_") and isinstance(value, str) and NUL in value:
+            return True
+    return False
+
+
+def _cookies_hold_nul(request) -> bool:
+    """A NUL in a cookie's name or value. The raw header was looked at with the
+    others: a parsed cookie can only hold a NUL the header does not when a quoted
+    value escapes one (``"\\000"``), so the cookies are parsed only when the header
+    has a backslash, or bytes that may not decode (that error is the client's too,
+    as it was when every request's cookies were parsed here)."""
+    header = request.environ.get("HTTP_COOKIE")
+    if not header or (header.isascii() and "\\" not in header):
+        return False
+    return any(NUL in name or NUL in value for name, value in request.cookies.items())
+
+
+def _holds_nul(request) -> bool:
+    # Once over each thing a client sends, in plain loops: the generator of every
+    # string this used to be was 14% of /healthz's in-process time (cProfile).
+    environ = request.environ
+    if NUL in environ.get("PATH_INFO", ""):
+        return True
+    # ``unquote`` makes a NUL only of a NUL or of "%00".
+    query = environ.get("QUERY_STRING", "")
+    if NUL in query or "%00" in query:
+        return True
+    if _headers_hold_nul(environ) or _cookies_hold_nul(request):
+        return True
+    if not environ.get("CONTENT_TYPE") and not request.is_body_readable:
+        return False  # no body to read (a GET): what ``request.body`` would find
+    return any(NUL in text for text in _body_strings(request))
 
 
 def refuse_nul_tween_factory(handler, registry):
     def refuse_nul_tween(request):
-        if any(NUL in text for text in _strings(request)):
+        if _holds_nul(request):
             raise HTTPBadRequest(MESSAGE)
         return handler(request)
 

@@ -101,12 +101,15 @@ def security_headers_tween_factory(handler, registry):
     require_https = settings["mercato.require_https"]
     hsts_max_age = settings["mercato.hsts_max_age"]
     csp = _header_value(csp_policy(registry))
-    static_headers = {
-        "Content-Security-Policy": csp,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-        "X-Frame-Options": "DENY",
-    }
+    static_headers = [
+        (name, name.lower(), value)
+        for name, value in (
+            ("Content-Security-Policy", csp),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+            ("X-Frame-Options", "DENY"),
+        )
+    ]
     hsts = f"max-age={hsts_max_age}; includeSubDomains" if hsts_max_age > 0 else None
 
     def security_headers_tween(request):
@@ -119,10 +122,15 @@ def security_headers_tween_factory(handler, registry):
                 response = error_response(request, 403, "This shop only accepts HTTPS.")
         else:
             response = handler(request)
-        for name, value in static_headers.items():
-            response.headers.setdefault(name, value)
-        if https and hsts:
-            response.headers.setdefault("Strict-Transport-Security", hsts)
+        # The names the view set, lowered once: ``headers.setdefault`` lowered every
+        # name of the response again for each header added here.
+        headerlist = response.headerlist
+        present = {name.lower() for name, _ in headerlist}
+        for name, lowered, value in static_headers:
+            if lowered not in present:
+                headerlist.append((name, value))
+        if https and hsts and "strict-transport-security" not in present:
+            headerlist.append(("Strict-Transport-Security", hsts))
         return response
 
     return security_headers_tween

