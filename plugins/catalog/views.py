@@ -69,8 +69,16 @@ def listing_counts(request) -> search.ListingCounts:
 
 
 def run_search(
-    request, params, with_facets=True, category=None, session=None, option_facets=False
+    request,
+    params,
+    with_facets=True,
+    category=None,
+    session=None,
+    option_facets=False,
+    fresh_counts=False,
 ) -> search.SearchResult:
+    """``fresh_counts`` for a page stored in the page cache: counted now, not taken from
+    the process's counts kept 30 s, which would be stored as fresh with the page."""
     try:
         return search.search(
             session or request.read_dbsession,
@@ -78,7 +86,7 @@ def run_search(
             shop_currency(request),
             with_facets,
             category,
-            listing_counts(request),
+            None if fresh_counts else listing_counts(request),
             option_facets,
         )
     except search.InvalidParameter as exc:
@@ -140,7 +148,7 @@ def category_view(request):
         # The category found above is handed on: looking it up again cost a query.
         result = run_search(
             request, params, with_facets=False, category=category, session=session,
-            option_facets=True,
+            option_facets=True, fresh_counts=True,
         )  # fmt: skip
         trail, subcategories = queries.family(session, category)
         return {
@@ -235,23 +243,53 @@ def product_view(request):
 @view_config(route_name="catalog_search", request_method=("GET", "HEAD"))
 def search_view(request):
     # Per client address (the kernel's "search" limit): a scraper cannot turn the
-    # most expensive page into a denial of service.
+    # most expensive page into a denial of service. Counted for cached pages too.
     rate_limit(request, "search")
     params = parse_params(request, default_sort="relevance")
-    result = run_search(request, params)
-    value = {
+    settings = request.registry.settings
+    # Search reads a replica when the shop has one (``sqlalchemy.read_url``): a page
+    # rendered from a lagging replica would be stored as fresh under versions its data
+    # predates and served for minutes (see ``product_view``). So the page cache keeps
+    # search pages only in shops without a replica, where search reads the primary.
+    if not settings["mercato.page_cache.max_age"] or settings.get("sqlalchemy.read_url"):
+        value = search_values(request, params, request.read_dbsession, listing_counts(request))
+        return render_page("catalog/search.jinja2", value, request)
+
+    def values() -> dict:
+        # No per-process counts: a query's category counts kept up to 30 s would be
+        # stored with the page as fresh, and served until the next change. The session
+        # is made only here: a page served from the cache needs none (making one, and
+        # joining it to the transaction, was most of a cached page's own time).
+        return search_values(request, params, request.dbsession, None)
+
+    # Like a listing: the same page for every shopper but for its personal slots (the
+    # search box shows the query from the address), stale after any product's change.
+    # Keyed by the query, filters, sort and page as parsed ("?q=coat&page=1" and
+    # "?page=1&q=coat" are one page). A popular search then costs no SQL.
+    query = urlencode(sorted(params.query_args(shop_currency(request)).items()), doseq=True)
+    key = page_key("catalog_search", query)
+    return cached_page(request, "catalog/search.jinja2", key, LISTING_TAGS, values)
+
+
+def search_values(request, params, session, counts) -> dict:
+    """What the search page shows for ``params``, read through ``session``."""
+    currency = shop_currency(request)
+    try:
+        result = search.search(session, params, currency, counts=counts)
+    except search.InvalidParameter as exc:
+        raise HTTPBadRequest(str(exc)) from None
+    return {
         "result": result,
         "params": params,
         "sorts": search.SORTS,
         "link": Links(request, "catalog_search", params),
         "price_text": {
-            "min_price": search.major_units(params.min_price, shop_currency(request)) or "",
-            "max_price": search.major_units(params.max_price, shop_currency(request)) or "",
+            "min_price": search.major_units(params.min_price, currency) or "",
+            "max_price": search.major_units(params.max_price, currency) or "",
         },
         "image_url": lambda image, size="thumb": present.image_url(request, image, size),
         "pictures": present.Pictures(request),
     }
-    return render_page("catalog/search.jinja2", value, request)
 
 
 @view_config(route_name="catalog_media", request_method=("GET", "HEAD"))
