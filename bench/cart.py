@@ -6,10 +6,13 @@ same run: a bare Pyramid view doing one Redis HINCRBY, on the same waitress sett
 Both servers run in a child process (waitress, ``--threads`` threads, 127.0.0.1) with
 the same Redis client settings; the load comes from this process over keep-alive
 connections, each one a shopper with its own session and cart adding through
-``POST /api/cart/lines`` (CSRF header, JSON, pricing and stock hooks, the Redis data
-manager, the PostgreSQL backup after commit, the priced cart in the response). Rounds
-alternate floor and app so drift on a shared machine hits both. Target: the app keeps
-at least 50% of the floor's requests per second.
+``POST /api/cart/lines`` (CSRF header, JSON, pricing and stock hooks — answered from
+what the process kept of them, ``mercato.cart.catalog_cache_seconds`` —, the Redis data
+manager, the priced cart in the response; the PostgreSQL copy is written behind the
+requests by the process's writer thread, whose CPU this process pays too). Rounds
+alternate floor and app so drift on a shared machine hits both. Target (issue 22): the
+app keeps at least 30% of the floor's requests per second, as ``python -m bench``'s
+``cart`` scenario does against its Redis floor.
 
 Servers: PostgreSQL from DATABASE_URL (a superuser URL; default the local server),
 where a database of this run's own is created and dropped; Redis from REDIS_URL, else a
@@ -34,7 +37,7 @@ from mercato import Money, hookimpl
 
 HOST = "127.0.0.1"
 SKU = "BENCH-1"
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.3  # issue 22: the add must also read the session and check CSRF
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Any plugin limits an action with one call::
 
     from mercato import rate_limit
-    rate_limit(request, "cart", key)   # raises HTTPTooManyRequests when over the limit
+    rate_limit(request, "search")   # raises HTTPTooManyRequests when over the limit
 
 The 429 answer carries ``Retry-After`` (seconds) and a page, or JSON under ``/api/``,
 that says when to try again. Limits are strings in the ``limits`` notation, several
@@ -46,7 +46,8 @@ DEFAULT_LIMITS = {
     "password_reset.account": "3/hour",
     "register": "10/hour",
     "search": "60/minute",
-    "cart": "60/minute",
+    # No "cart": no view ever asked for it. A cart is bounded by itself (max_lines, the
+    # quantity cap), and an add stays one round trip to Redis besides the session.
     "checkout": "10/minute;60/hour",
 }
 

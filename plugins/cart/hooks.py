@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
-from mercato import hookimpl
+from sqlalchemy import event
+
+from mercato import hookimpl, make_engine
 
 from . import cli, openapi, schemas, slots
-from .services import ShopperCart
+from .services import CatalogAnswers, ShopperCart
 from .store import CartStore
 
 DAY = 24 * 3600
@@ -21,8 +23,19 @@ def mercato_configure(config):
     registry = config.registry
     settings = registry.settings["mercato.cart"]
     registry.cart_store = CartStore(
-        registry.redis, registry.db_engine, idle_seconds=settings["idle_days"] * DAY
+        registry.redis,
+        registry.db_engine,
+        idle_seconds=settings["idle_days"] * DAY,
+        # The PostgreSQL copy is written behind the requests by one thread per process,
+        # on one connection of its own (store.BackupWriter).
+        backup_engine=make_engine(
+            {**registry.settings, "sqlalchemy.pool_size": 1, "sqlalchemy.max_overflow": 0},
+            role="cart-backups",
+        ),
     )
+    registry.cart_answers = CatalogAnswers(settings["catalog_cache_seconds"])
+    # A commit of this process may have changed prices or stock: forget them all.
+    event.listen(registry.db_engine, "commit", registry.cart_answers.forget)
     config.add_request_method(ShopperCart, "cart", reify=True)
     config.add_jinja2_search_path("mercato_cart:templates", name=".jinja2")
     config.add_static_view("static/cart", "mercato_cart:static", cache_max_age=3600)

@@ -22,6 +22,16 @@ class Settings(colander.MappingSchema):
         validator=colander.Range(min=1, max=1_000_000),
         description="the most units of one item a cart may hold",
     )
+    catalog_cache_seconds = colander.SchemaNode(
+        colander.Float(),
+        missing=2.0,
+        validator=colander.Range(min=0, max=60),
+        description=(
+            "how long a process keeps the price, stock and name the catalog gave for a SKU "
+            "to answer adds and quantity changes (0: ask every time); any commit of the "
+            "process forgets them at once, the cart page and checkout always ask"
+        ),
+    )
     max_lines = colander.SchemaNode(
         colander.Int(),
         missing=100,

@@ -4,12 +4,14 @@ A guest's cart id lives in the session and, so that a lost or expired session lo
 cart, in a cookie of its own; a customer's cart is keyed by their user id, so every
 device shows the same cart. Changes are queued on the request's transaction (the
 kernel's Redis data manager) and reach Redis only if it commits; the backup in
-PostgreSQL is written after that commit, from what Redis returned.
+PostgreSQL is handed, after that commit, to the process's writer (``store.BackupWriter``)
+from what Redis returned, and written behind the request within a second.
 """
 
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 
 from mercato import (
@@ -120,6 +122,11 @@ class ShopperCart:
         self.max_per_line: int = settings["mercato.cart"]["max_per_line"]
         self.max_lines: int = settings["mercato.cart"]["max_lines"]
         self._stored: StoredCart | None = None
+        # What the catalog answered lately, for the changes a shopper makes (an add
+        # asks no catalog query while its SKU's answers are kept); never for reads.
+        self._answers: CatalogAnswers | None = (
+            request.registry.cart_answers if request.method != "GET" else None
+        )
         self._changed: list[StoredCart] = []
         self._hooked_txn = None
         self._stock: dict[str, int | None] = {}
@@ -198,12 +205,9 @@ class ShopperCart:
 
     def pricing_context(self) -> PricingContext:
         request = self.request
-        return PricingContext(
-            currency=self.currency,
-            dbsession=request.dbsession,
-            customer=request.user,
-            request=request,
-        )
+        # The request's database session is opened only if a hook uses it: an add
+        # whose SKU the catalog answered lately needs no database at all.
+        return RequestPricingContext(currency=self.currency, customer=request.user, request=request)
 
     def view(self) -> CartView:
         """The cart priced on the server, each line with what the shopper must know."""
@@ -211,10 +215,10 @@ class ShopperCart:
         stored = self.stored.lines
         # Described first: a catalog that reads all the SKUs at once then answers the
         # per-SKU price and stock hooks below from what it read.
-        details = describe_skus(self.request, [line.sku for line in stored])
+        details = self._details([line.sku for line in stored])
         self._names.update((sku, d.name) for sku, d in details.items() if d.name)
         priced = price_lines(
-            PricesSeen(self.request.hooks, self._prices),
+            PricesSeen(self.request.hooks, self._prices, self._answers),
             [Line(sku=line.sku, quantity=line.quantity) for line in stored],
             context,
         )
@@ -332,11 +336,10 @@ class ShopperCart:
         for cart in changed:
             if cart.cart_id not in latest or cart.version > latest[cart.cart_id].version:
                 latest[cart.cart_id] = cart
-        try:
-            self.store.save_backups(list(latest.values()))
-        except Exception:
-            # Redis has the change; the next change writes a complete snapshot again.
-            log.exception("cart backup failed for %s", ", ".join(latest))
+        # Written behind the request (store.BackupWriter): the shopper never waits for
+        # PostgreSQL, and many changes to one cart within the writer's interval cost
+        # one upsert of its latest state.
+        self.store.backup_later(list(latest.values()))
 
     # -- login and checkout ---------------------------------------------------------
 
@@ -391,7 +394,7 @@ class ShopperCart:
         try:
             cleared = self.store.apply_now(cart_id, [["clear"]])
             self._stored = cleared
-            self.store.save_backups([cleared])
+            self.store.backup_later([cleared])
         except Exception:
             # The order is placed; a cart left full is an annoyance, not a lost sale.
             log.exception("could not empty cart %s after checkout", cart_id)
@@ -407,23 +410,46 @@ class ShopperCart:
 
     def _describe(self, skus) -> None:
         wanted = [sku for sku in skus if sku not in self._names]
-        details = describe_skus(self.request, wanted) if wanted else {}
+        details = self._details(wanted) if wanted else {}
         for sku in wanted:
             described = details.get(sku)
             self._names[sku] = described.name if described else ""
 
+    def _details(self, skus: list[str]) -> dict:
+        """``describe_skus``, from the kept answers where there are some."""
+        answers = self._answers
+        if answers is None:
+            return describe_skus(self.request, skus)
+        known, missing = {}, []
+        for sku in dict.fromkeys(skus):
+            found, details = answers.get(("details", sku))
+            if not found:
+                missing.append(sku)
+            elif details is not None:
+                known[sku] = details
+        if missing:
+            fresh = describe_skus(self.request, missing)
+            for sku in missing:
+                answers.put(("details", sku), fresh.get(sku))
+            known.update(fresh)
+        return known
+
     def _unit_price(self, sku: str, quantity: int) -> Money | None:
-        return PricesSeen(self.request.hooks, self._prices).mercato_unit_price(
-            sku=sku, quantity=quantity, context=self.pricing_context()
-        )
+        prices = PricesSeen(self.request.hooks, self._prices, self._answers)
+        return prices.mercato_unit_price(sku=sku, quantity=quantity, context=self.pricing_context())
 
     def stock_level(self, sku: str) -> int | None:
         # Asked again when the response shows the changed cart: once per request is
         # enough for a non-locking read, and spares a catalog query per line.
         if sku not in self._stock:
-            self._stock[sku] = self.request.hooks.mercato_stock_level(
-                dbsession=self.request.dbsession, sku=sku
-            )
+            found, level = self._answers.get(("stock", sku)) if self._answers else (False, None)
+            if not found:
+                level = self.request.hooks.mercato_stock_level(
+                    dbsession=self.request.dbsession, sku=sku
+                )
+                if self._answers is not None:
+                    self._answers.put(("stock", sku), level)
+            self._stock[sku] = level
         return self._stock[sku]
 
 
@@ -433,20 +459,87 @@ class PricesSeen:
     it answers with (one catalog query of the six an add cost: 5.3 to 4.5 ms per add).
     Everything else goes to the hooks themselves."""
 
-    def __init__(self, hooks, prices: dict):
+    def __init__(self, hooks, prices: dict, answers: "CatalogAnswers | None" = None):
         self._hooks = hooks
         self._prices = prices
+        self._answers = answers
 
     def mercato_unit_price(self, sku, quantity, context):
         key = (sku, quantity)
         if key not in self._prices:
-            self._prices[key] = self._hooks.mercato_unit_price(
-                sku=sku, quantity=quantity, context=context
-            )
+            found, price, kept = False, None, None
+            if self._answers is not None:
+                # Kept per quantity only if a pricing plugin is told the quantity.
+                by_quantity = self._answers.prices_by_quantity(self._hooks)
+                customer = getattr(context.customer, "id", None)
+                kept = ("price", sku, quantity if by_quantity else 0, context.currency, customer)
+                found, price = self._answers.get(kept)
+            if not found:
+                price = self._hooks.mercato_unit_price(sku=sku, quantity=quantity, context=context)
+                if self._answers is not None:
+                    self._answers.put(kept, price)
+            self._prices[key] = price
         return self._prices[key]
 
     def __getattr__(self, name):
         return getattr(self._hooks, name)
+
+
+class RequestPricingContext(PricingContext):
+    """The pricing context of a cart request, whose ``dbsession`` is the request's,
+    opened when a hook first asks for it (the catalog does, on a miss)."""
+
+    @property
+    def dbsession(self):
+        return self.request.dbsession
+
+    @dbsession.setter
+    def dbsession(self, value) -> None:
+        pass  # always the request's
+
+
+class CatalogAnswers:
+    """What the catalog's hooks answered for SKUs (price, stock, name), kept by each
+    process for ``mercato.cart.catalog_cache_seconds`` to answer the changes shoppers
+    make to their carts: an add to a SKU asked about within that time runs no query.
+
+    So an add may see a price or a stock level that many seconds old when another
+    process changed it; a change committed by this process (a checkout taking stock,
+    an edit) forgets everything at once. Nothing is decided on these answers alone:
+    Redis caps the line again, the cart page asks the catalog afresh (and shows a price
+    that changed since), and checkout re-prices and reserves stock under a lock.
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 20_000):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._items: dict = {}
+        self._by_quantity: bool | None = None
+
+    def prices_by_quantity(self, hooks) -> bool:
+        """Whether any ``mercato_unit_price`` implementation takes the ``quantity``
+        argument (pluggy passes an implementation only the arguments it names): if
+        none does, a SKU's price is the same for every quantity, and kept once."""
+        if self._by_quantity is None:
+            impls = hooks.mercato_unit_price.get_hookimpls()
+            self._by_quantity = any("quantity" in impl.argnames for impl in impls)
+        return self._by_quantity
+
+    def get(self, key) -> tuple[bool, object]:
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            return False, None
+        return True, item[1]
+
+    def put(self, key, value) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._items) >= self.max_entries:
+            self._items = {}  # bounded; refilled by the next adds
+        self._items[key] = (time.monotonic() + self.seconds, value)
+
+    def forget(self, *_args) -> None:
+        self._items = {}
 
 
 def _short_of_stock(available: int) -> str:

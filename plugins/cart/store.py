@@ -12,15 +12,37 @@ on one key (atomic, and Redis Cluster safe through the hash tag):
 The hash never becomes empty (clearing keeps ``v``), so "no key" always means "lost or
 expired" and only then is PostgreSQL asked for the backup. The key's TTL is the idle
 time, renewed by every change; a backup older than the idle time is never restored.
+
+The PostgreSQL copy is written behind the requests (``BackupWriter``): a change only
+hands the cart as Redis returned it to its process's writer, and one thread per
+process writes whatever was handed over every ``WRITE_EVERY`` seconds, the latest
+snapshot of each cart once (many adds to one cart in that time: one upsert), all of
+them in one statement. So losing Redis loses at most the changes of the last
+``BOUND_SECONDS`` (tests/cart/test_cart_write_behind.py kills a Redis server during a
+stream of adds and counts what came back). PostgreSQL away: the snapshots wait, newer
+ones replacing older ones of the same cart, at most ``MAX_PENDING`` carts (Redis still
+holds every one of them), and are written once it answers again. The process's exit
+writes what is left.
+
+Versions: every change bumps ``v``; an upsert never replaces a newer snapshot. A cart
+restored from its backup continues from a version of a new *epoch*
+(``restored_version``), above any snapshot taken before Redis lost it, so a snapshot
+of the lost cart still waiting in some process's writer can never overwrite the
+changes made to the restored one.
 """
 
+import atexit
 import json
 import logging
+import os
+import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -88,6 +110,24 @@ ON CONFLICT (cart_id) DO UPDATE
    SET version = excluded.version, lines = excluded.lines, updated_at = now()
  WHERE cart_backups.version < excluded.version
 """
+
+
+# How often each process's writer writes the snapshots handed to it (seconds), and the
+# bound documented for the copy (docs/deploy.md): a change reaches PostgreSQL within
+# WRITE_EVERY plus the time of one write; BOUND_SECONDS leaves room for a busy machine.
+WRITE_EVERY = 0.25
+BOUND_SECONDS = 1.0
+# At most this many carts wait for PostgreSQL while it is away (a few hundred bytes
+# each); beyond it the oldest snapshots are dropped: Redis still holds those carts.
+MAX_PENDING = 100_000
+# Versions of a restored cart start above this multiple: a cart never makes 2**32
+# changes between two losses of Redis, and BIGINT leaves room for 2**31 restores.
+EPOCH = 1 << 32
+
+
+def restored_version(version: int) -> int:
+    """The version a cart restored from a snapshot of ``version`` continues from."""
+    return (version // EPOCH + 1) * EPOCH
 
 
 def redis_key(cart_id: str) -> str:
@@ -199,13 +239,31 @@ def _text(value) -> str:
 class CartStore:
     """Reads, changes and backs up carts. One per app (``registry.cart_store``)."""
 
-    def __init__(self, client: redis.Redis, engine: Engine, idle_seconds: int):
+    def __init__(
+        self,
+        client: redis.Redis,
+        engine: Engine,
+        idle_seconds: int,
+        backup_engine: Engine | None = None,
+    ):
         self.redis = client
         self.engine = engine
         self.idle_seconds = idle_seconds
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # The writer's own connection (``backup_engine``, one pooled connection): it
+        # never takes one a request waits for.
+        self.backup_engine = backup_engine or engine
+        self._autocommit = self.backup_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._update = client.register_script(UPDATE_SCRIPT)
         self._restore = client.register_script(RESTORE_SCRIPT)
+        self.writer = BackupWriter(self.save_backups)
+        # An app closing its database (tests between two apps, a script at its end)
+        # writes what its carts still wait for first, then closes the writer's too.
+        event.listen(engine, "engine_disposed", self._close)
+
+    def _close(self, _engine=None) -> None:
+        self.writer.flush()
+        if self.backup_engine is not self.engine:
+            self.backup_engine.dispose()
 
     # -- reading --------------------------------------------------------------------
 
@@ -217,6 +275,10 @@ class CartStore:
         return self._restore_from_backup(cart_id)
 
     def _restore_from_backup(self, cart_id: str) -> StoredCart:
+        # A snapshot this process has not written yet is newer than PostgreSQL's. Asked
+        # before PostgreSQL: one being written now is then either still held by the
+        # writer or already committed when PostgreSQL is read, never in neither.
+        waiting = self.writer.waiting(cart_id)
         table = CartBackup.__table__
         age = func.extract("epoch", func.now() - table.c.updated_at)
         with self.engine.connect() as conn:
@@ -233,10 +295,14 @@ class CartStore:
                 )
                 conn.commit()
                 row = None
-        if row is None:
+        if waiting is not None and (row is None or waiting.version > row.version):
+            cart, remaining = waiting, self.idle_seconds
+        elif row is not None:
+            cart = StoredCart.from_backup(cart_id, row.version, row.lines)
+            remaining = max(1, int(self.idle_seconds - row.age))
+        else:
             return StoredCart(cart_id)
-        cart = StoredCart.from_backup(cart_id, row.version, row.lines)
-        remaining = max(1, int(self.idle_seconds - row.age))
+        cart = StoredCart(cart_id, restored_version(cart.version), cart.lines)
         self._restore(keys=[redis_key(cart_id)], args=[remaining, *cart.to_redis()])
         log.info("cart %s restored from its PostgreSQL backup", cart_id)
         # Whatever is in Redis now (ours, or a change that raced us) is the cart.
@@ -261,8 +327,12 @@ class CartStore:
 
     # -- backups --------------------------------------------------------------------
 
+    def backup_later(self, carts: list[StoredCart]) -> None:
+        """Have the process's writer copy ``carts`` to PostgreSQL (within BOUND_SECONDS)."""
+        self.writer.submit(carts)
+
     def save_backups(self, carts: list[StoredCart]) -> None:
-        """Write snapshots of ``carts``; a snapshot older than the stored one is ignored."""
+        """Write snapshots of ``carts`` now; a snapshot older than the stored one is ignored."""
         if not carts:
             return
         rows = [(cart.cart_id, cart.version, json.dumps(cart.to_backup())) for cart in carts]
@@ -278,6 +348,149 @@ class CartStore:
             # the pool now holds only new ones. The upsert is idempotent.
             with self._autocommit.connect() as conn:
                 conn.exec_driver_sql(UPSERT_BACKUP, rows)
+
+
+class BackupWriter:
+    """The snapshots of one ``CartStore`` waiting to be written, latest per cart.
+
+    Request threads only ``submit``; the process's writer thread (``_Flusher``) calls
+    ``flush``. A snapshot is replaced only by a newer version of the same cart.
+    """
+
+    def __init__(self, save):
+        self._save = save
+        self._lock = threading.Lock()
+        self._pending: dict[str, StoredCart] = {}
+        self._in_flight: dict[str, StoredCart] = {}  # being written: still "waiting"
+        self._writing = threading.Lock()  # one flush at a time (thread, exit, tests)
+        self.dropped = 0  # snapshots given up while PostgreSQL was away too long
+        self.failures = 0  # writes that failed and were kept for the next try
+        _FLUSHER.watch(self)
+
+    def submit(self, carts: list[StoredCart]) -> None:
+        with self._lock:
+            _keep_latest(self._pending, carts)
+            over = len(self._pending) - MAX_PENDING
+            if over > 0:
+                for cart_id in list(self._pending)[:over]:  # the oldest handed over
+                    del self._pending[cart_id]
+                self.dropped += over
+        if over > 0:
+            log.error("cart backups: %d snapshot(s) dropped, PostgreSQL away too long", over)
+        _FLUSHER.ensure_running()
+
+    def waiting(self, cart_id: str) -> StoredCart | None:
+        """The snapshot of ``cart_id`` not written yet, if any."""
+        with self._lock:
+            held = [c for c in (self._pending.get(cart_id), self._in_flight.get(cart_id)) if c]
+        return max(held, key=lambda cart: cart.version, default=None)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> bool:
+        """Write every waiting snapshot in one statement; True when nothing is left.
+        On failure the snapshots are kept (unless newer ones came meanwhile)."""
+        with self._writing:
+            with self._lock:
+                self._in_flight, self._pending = self._pending, {}
+                carts = list(self._in_flight.values())
+            if not carts:
+                return True
+            try:
+                self._save(carts)
+            except Exception as exc:
+                self.failures += 1
+                with self._lock:
+                    # Put back under what was handed over meanwhile: newer wins.
+                    newer, self._pending = self._pending, self._in_flight
+                    _keep_latest(self._pending, newer.values())
+                    self._in_flight = {}
+                # Once per failed write (every WRITE_EVERY at most), not per cart.
+                log.warning(
+                    "cart backups: %d snapshot(s) not written, will retry: %r", len(carts), exc
+                )
+                return False
+            with self._lock:
+                self._in_flight = {}
+            return not self._pending
+
+    def _after_fork(self) -> None:
+        # The parent writes what it had; a forked child starts with nothing of its own.
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._pending = {}
+        self._in_flight = {}
+
+
+def _keep_latest(pending: dict[str, StoredCart], carts) -> None:
+    for cart in carts:
+        held = pending.get(cart.cart_id)
+        if held is None or cart.version > held.version:
+            pending[cart.cart_id] = cart
+
+
+class _Flusher:
+    """One thread per process writes every ``BackupWriter``'s snapshots every
+    ``WRITE_EVERY`` seconds; started on first use in the process that uses it (a
+    forked worker starts its own), and what is left is written at exit."""
+
+    def __init__(self):
+        self._writers: weakref.WeakSet[BackupWriter] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def watch(self, writer: BackupWriter) -> None:
+        with self._lock:
+            self._writers.add(writer)
+
+    def ensure_running(self) -> None:
+        thread = self._thread
+        if thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="mercato-cart-backups", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        # Woken by the clock, not by each change: a wake-up per request would cost the
+        # request more than handing its cart over.
+        while True:
+            time.sleep(WRITE_EVERY)
+            self.flush_all()
+
+    def flush_all(self) -> None:
+        with self._lock:
+            writers = list(self._writers)
+        for writer in writers:
+            if writer.pending:
+                writer.flush()
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._thread = None
+        for writer in list(self._writers):
+            writer._after_fork()
+
+
+_FLUSHER = _Flusher()
+
+
+def write_waiting_backups() -> None:
+    """Write every snapshot waiting in this process now (what the writer thread does
+    every WRITE_EVERY seconds): for commands and tests that read the copy at once."""
+    _FLUSHER.flush_all()
+
+
+os.register_at_fork(after_in_child=_FLUSHER.after_fork)
+# Daemon threads stop at exit without a word: what is still waiting is written here.
+atexit.register(_FLUSHER.flush_all)
 
 
 def delete_backups_older_than(engine: Engine, seconds: int, batch: int = 10_000) -> int:

@@ -86,7 +86,7 @@ def mercato_permissions():
 
 
 @hookimpl
-def mercato_unit_price(sku, quantity, context):
+def mercato_unit_price(sku, context):  # one price whatever the quantity
     session = context.dbsession
     if session is None and context.request is not None:
         session = context.request.dbsession

@@ -15,6 +15,18 @@ def mercato_plugins():
 
 
 @pytest.fixture
+def make_test_app(make_test_app):
+    """The stand-in catalog changes in memory, as a catalog in another process would: an
+    add must see its change at once here, so no process keeps its answers unless a
+    test says so (their keeping is tested in test_cart_catalog_answers.py)."""
+
+    def factory(plugins=(), **overrides):
+        return make_test_app(plugins, **{"mercato.cart.catalog_cache_seconds": "0", **overrides})
+
+    return factory
+
+
+@pytest.fixture
 def catalog():
     """Prices and stock the stand-in catalog answers with (tests may change them)."""
     pricing_plugin.reset(

@@ -11,6 +11,7 @@ STOCK: dict[str, int] = {}  # sku -> units that can be sold; absent: not tracked
 ADJUSTMENTS: list[tuple[str, int]] = []  # (label, cents) added to every cart
 NAMES: dict[str, str] = {}  # sku -> display name; absent: shown by its SKU
 FAIL_PRICING: list[str] = []  # set to make pricing the cart fail (an error mid-request)
+PRICED: list[str] = []  # every SKU mercato_unit_price was asked about, in order
 
 
 def reset(prices=None, stock=None) -> None:
@@ -21,10 +22,12 @@ def reset(prices=None, stock=None) -> None:
     ADJUSTMENTS.clear()
     FAIL_PRICING.clear()
     NAMES.clear()
+    PRICED.clear()
 
 
 @hookimpl
 def mercato_unit_price(sku, context):
+    PRICED.append(sku)
     cents = PRICES.get(sku)
     return None if cents is None else Money(cents, context.currency)
 

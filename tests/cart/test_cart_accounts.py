@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from mercato_cart.models import CartBackup
 from mercato_cart.services import COOKIE_NAME
+from mercato_cart.store import write_waiting_backups
 from tests.cart.conftest import PLUGINS, Shopper
 
 
@@ -38,6 +39,7 @@ def test_after_login_the_guest_cart_is_gone(new_shopper, redis_client, dbsession
     assert COOKIE_NAME not in browser.app.cookies
     guest_id = guest_key[len("cart:{") : -1]
     assert redis_client.hget(guest_key, "q:PEN") is None
+    write_waiting_backups()  # the copy is written behind the request
     backups = {row.cart_id: row.lines for row in dbsession.scalars(select(CartBackup))}
     assert backups[guest_id] == [] and backups["u8"][0]["quantity"] == 2
 
@@ -63,6 +65,7 @@ def test_mercato_cart_checked_out_empties_the_cart_and_its_backup(shopper, dbses
     shopper.app.post("/test/checkout", headers=shopper.headers)
 
     assert shopper.cart()["lines"] == []
+    write_waiting_backups()  # the copy is written behind the request
     (row,) = dbsession.scalars(select(CartBackup)).all()
     assert row.lines == [], "the backup is emptied too, so Redis loss cannot bring it back"
 

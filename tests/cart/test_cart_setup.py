@@ -6,17 +6,19 @@ from sqlalchemy import inspect, text
 from mercato import ConfigurationError, make_app
 from mercato.plugins import discover
 from mercato.testing import base_settings
+from mercato_cart import schemas
 
 
 def test_cart_is_an_installed_plugin():
     assert discover()["cart"].value == "mercato_cart.hooks"
 
 
-def test_mercato_settings_schema_gives_defaults(app):
-    assert app.app.registry.settings["mercato.cart"] == {
+def test_mercato_settings_schema_gives_defaults():
+    assert schemas.Settings().deserialize({}) == {
         "idle_days": 30,
         "max_per_line": 99,
         "max_lines": 100,
+        "catalog_cache_seconds": 2.0,
     }
 
 

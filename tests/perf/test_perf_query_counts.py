@@ -134,23 +134,27 @@ def test_product_page_costs_the_same_for_one_variant_or_four_with_images(shop, s
 
 
 def test_category_page_costs_the_same_for_three_products_or_twenty(shop, shelves):
-    """Rendered (another sort of a page seen once, so the per-process navigation and
-    filter counts are kept): the same statements however many products; seen again:
-    served from the page cache."""
+    """Rendered (another sort of a page seen once, so the per-process navigation is
+    kept): the same statements however many products; seen again: served from the page
+    cache. 7, not 5 (issue 22): the page counts its products and options when rendered,
+    since it is stored as fresh; the per-process counts kept 30 s were stored with it
+    and shown until the next change."""
     rendered, cached = [], []
     for slug in ("shirts", "jackets", "clothing"):
         shop.get(f"/c/{slug}")
         rendered.append(shop.statements.count(lambda slug=slug: shop.get(f"/c/{slug}?sort=name")))
         cached.append(page_cost(shop, f"/c/{slug}"))
-    assert (rendered, cached) == ([5, 5, 5], [0, 0, 0]), shop.statements.seen
+    assert (rendered, cached) == ([7, 7, 7], [0, 0, 0]), shop.statements.seen
 
 
 def test_search_and_home_pages_cost_a_fixed_number(shop, shelves):
     # The page and its total, the categories of the matches, the cards' pictures and
-    # stock; the categories are kept 30 s per process (search.ListingCounts).
+    # stock. Re-pinned (issue 22): the search page now comes from the page cache like
+    # the listings, so the same search again costs nothing (it cost 3 with only the
+    # categories kept per process, which the cached page no longer uses).
     shop.get("/search?q=shirt")  # the process's first page pays for the navigation
     first = shop.statements.count(lambda: shop.get("/search?q=product"))
-    assert (first, page_cost(shop, "/search?q=product")) == (4, 3), shop.statements.seen
+    assert (first, page_cost(shop, "/search?q=product")) == (4, 0), shop.statements.seen
     # A typo: the full-text search finds nothing, then the close words of the names'
     # vocabulary (after the fallback's settings) lead a second full-text search.
     typo = shop.statements.count(lambda: shop.get("/search?q=produkt"))
@@ -174,11 +178,13 @@ def test_cart_page_costs_one_catalog_query_however_many_lines(shop, shelves):
 
 def test_adding_to_the_cart_costs_a_fixed_number_for_a_one_line_cart(shop, shelves):
     token = csrf_token(shop)
-    add(shop, token, "P1-0")
-    cost = shop.statements.count(lambda: add(shop, token, "P1-0"))
-    # What the catalog knows of the SKU (price, stock, name, picture), then the
-    # cart's PostgreSQL backup once the change is in Redis.
-    assert cost == 2, shop.statements.seen
+    first = shop.statements.count(lambda: add(shop, token, "P1-0"))
+    again = shop.statements.count(lambda: add(shop, token, "P1-0"))
+    # What the catalog knows of the SKU (price, stock, name, picture), asked once and
+    # kept by the process for a moment (mercato.cart.catalog_cache_seconds: "one more"
+    # asks nothing). The cart's PostgreSQL copy is no longer written in the request:
+    # the process's writer thread writes it behind (mercato_cart.store.BackupWriter).
+    assert (first, again) == (1, 0), shop.statements.seen
 
 
 def test_checkout_pages_and_placing_the_order_cost_a_fixed_number(shop, shelves, localstripe):
@@ -199,14 +205,17 @@ def test_checkout_pages_and_placing_the_order_cost_a_fixed_number(shop, shelves,
         lambda: shop.post("/checkout/payment", form, status=303)
     )
     # Placing the order includes what follows its commit in the same request: the
-    # capture at Stripe recorded, the confirmation email dispatched, the cart emptied.
+    # capture at Stripe recorded (one transaction with the order's paid status), the
+    # cart emptied, the confirmation email's delivery (behind the response; the test
+    # client waits for it). 26, not 27 (issue 22): the emptied cart's PostgreSQL copy is
+    # written behind the request.
     # The address page shows the order's summary beside the form: the catalog's one.
     assert costs == {
         "address": 1,
         "address_post": 0,
         "review": 1,
         "payment": 1,
-        "place_order": 27,
+        "place_order": 26,
     }, "\n".join(s.split("\n")[0][:150] for s in shop.statements.seen)
 
 

@@ -134,8 +134,8 @@ def test_limits_can_be_switched_off(make_test_app, customer_user):
 def test_a_malformed_limit_stops_the_app_with_a_clear_message(make_test_app):
     from mercato import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="mercato.ratelimit.cart"):
-        make_test_app(**{"mercato.ratelimit.cart": "lots"})
+    with pytest.raises(ConfigurationError, match="mercato.ratelimit.search"):
+        make_test_app(**{"mercato.ratelimit.search": "lots"})
 
 
 def test_login_takes_as_long_for_an_unknown_email_as_for_a_known_one(make_test_app):

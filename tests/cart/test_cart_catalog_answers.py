@@ -1,0 +1,85 @@
+"""An add to the cart asks the catalog nothing while the process keeps its answers for
+the SKU (``mercato.cart.catalog_cache_seconds``); a commit of the process forgets them,
+and the cart page always asks afresh. With the real catalog and PostgreSQL."""
+
+import pytest
+import webtest
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from mercato_catalog.models import Product, Variant
+from tests.cart.conftest import PLUGINS as CART_PLUGINS
+from tests.cart.conftest import Shopper
+
+PLUGINS = ["catalog", "cart"]
+KEPT = {"mercato.cart.catalog_cache_seconds": "60"}
+
+
+@pytest.fixture
+def lamp(db_engine, clean_stores):
+    with Session(db_engine) as session, session.begin():
+        product = Product(slug="desk-lamp", name="Desk lamp", active=True)
+        product.variants = [Variant(sku="LAMP", price_amount=3900, price_currency="EUR", stock=5)]
+        session.add(product)
+    return "LAMP"
+
+
+def statements(app) -> list[str]:
+    seen: list[str] = []
+    event.listen(
+        app.app.registry.db_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: seen.append(statement),
+    )
+    return seen
+
+
+def test_an_add_asks_the_catalog_nothing_while_its_answers_are_kept(make_test_app, lamp):
+    app = make_test_app(plugins=PLUGINS, **KEPT)
+    first, second = Shopper(app), Shopper(webtest.TestApp(app.app, extra_environ=app.extra_environ))
+    seen = statements(app)
+    first.add(lamp)
+    asked = len(seen)
+    cart = second.add(lamp).json
+    assert (asked, len(seen) - asked) == (1, 0), seen
+    assert cart["lines"][0]["unit_price"] == {"amount": 3900, "currency": "EUR"}
+    assert cart["lines"][0]["name"] == "Desk lamp" and cart["count"] == 1
+
+
+def test_a_price_that_cannot_depend_on_quantity_is_kept_once(make_test_app, catalog):
+    """The stand-in catalog's ``mercato_unit_price`` does not take ``quantity``: each
+    add of one more MUG is priced from what the first add was told. (The real
+    catalog's takes it: there a price is kept per quantity.)"""
+    shopper = Shopper(make_test_app(plugins=CART_PLUGINS, **KEPT))
+    for _ in range(3):
+        shopper.add("MUG")
+    assert catalog.PRICED == ["MUG"]
+    assert shopper.quantities() == {"MUG": 3}
+
+
+def test_a_commit_of_the_process_forgets_the_answers(make_test_app, lamp):
+    app = make_test_app(plugins=PLUGINS, **KEPT)
+    shopper = Shopper(app)
+    shopper.add(lamp)
+    # Stock taken by this process (a checkout, an edit): the next add knows at once.
+    with app.app.registry.db_engine.begin() as conn:
+        conn.execute(update(Variant).where(Variant.sku == lamp).values(stock=1))
+    refused = shopper.add(lamp, status=409).json
+    assert (
+        refused["error"]["message"]
+        == "Only 1 of Desk lamp is available and you already have 1 in your cart."
+    )
+
+
+def test_the_cart_page_asks_the_catalog_afresh(make_test_app, lamp, db_engine):
+    app = make_test_app(plugins=PLUGINS, **KEPT)
+    shopper = Shopper(app)
+    shopper.add(lamp)
+    # Sold out by another process: this one's add may still be answered from what it
+    # kept (for catalog_cache_seconds at most) …
+    with db_engine.begin() as conn:
+        conn.execute(update(Variant).where(Variant.sku == lamp).values(stock=0))
+    assert shopper.add(lamp).json["count"] == 2
+    # … the cart page and checkout never are.
+    line = shopper.cart()["lines"][0]
+    assert (line["available"], line["problems"]) == (0, ["Sold out: remove it to continue."])
