@@ -24,7 +24,6 @@ RATE_LIMITS = (
     "password_reset.account",
     "register",
     "search",
-    "cart",
     "checkout",
 )
 UNREACHABLE_LIMIT = "1000000/minute"
@@ -57,7 +56,11 @@ class BenchConfig:
     shoppers_seconds: float = 60.0
     think: tuple[float, float] = (3.0, 10.0)
     scenarios: list[str] = field(default_factory=list)
+    # Where the run writes its ini files, logs and results: one folder per run when
+    # several people bench on the same machine (``--folder``), or they overwrite each
+    # other's app.ini and logs.
     folder: Path = ROOT / "var" / "bench"
+    shoppers_large: int = 5000
     postgres_admin_url: str = os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
     )

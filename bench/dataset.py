@@ -68,15 +68,23 @@ def prepare(config: BenchConfig, ini_path) -> Shop:
     admin = create_engine(admin_url(config), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            comment = conn.execute(
+            found = conn.execute(
                 text(
                     "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                     "WHERE datname = :name"
                 ),
                 {"name": NAME},
-            ).scalar()
+            ).first()
+            comment = found[0] if found else None
             if config.reuse_db and comment == _signature(config):
                 _say(f"reusing database {NAME} ({comment})")
+            elif config.reuse_db and found is not None:
+                # Asked to reuse: another shop there (or one still being built, which
+                # has no comment yet) is someone's, never dropped for this run.
+                raise SystemExit(
+                    f"bench: --reuse-db, but {NAME} holds another shop or one being built "
+                    f"({comment!r}); run with that shop's options, or without --reuse-db"
+                )
             else:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)'))
                 conn.execute(text(f'CREATE DATABASE "{NAME}"'))

@@ -31,6 +31,7 @@ from .scenarios import (
     prime_page_cache,
 )
 from .servers import AppServer, FloorServer, Nginx
+from .stripe_floor import measure as measure_stripe_floor
 
 SESSIONS = 2000
 # The 1,000 shoppers arrive over this many seconds before the measured minute.
@@ -47,6 +48,12 @@ def show(result: Result, round_number: int) -> None:
         f"  p95 {result.p95:7.1f}  p99 {result.p99:7.1f} ms  errors {result.errors}"
         f"  RSS {result.peak_rss / 2**20:5.0f} MB"
     )
+    if "checkouts_per_s" in result.notes or "orders_per_s" in result.notes:
+        orders = result.notes.get("checkouts_per_s", result.notes.get("orders_per_s"))
+        extra = {k: v for k, v in result.notes.items() if k.startswith(("place_order", "of_"))}
+        say(f"    {orders} orders/s {extra}")
+    if result.notes.get("errors_by_step"):
+        say(f"    errors by step: {result.notes['errors_by_step']}")
     for example in result.notes.get("error_examples", []):
         say(f"    {example}")
 
@@ -99,7 +106,7 @@ def single_servers_run(config: BenchConfig, stack: ExitStack, stripe) -> dict[st
     pages = [p for p in PAGES if p in wanted]
     journeys = [j for j in JOURNEYS if j in wanted]
     floors = [f for f in FLOORS if f in wanted or any(FLOOR_OF.get(s) == f for s in wanted)]
-    if pages or journeys or floors or "shoppers" in wanted:
+    if pages or journeys or floors or {"shoppers", "shoppers-5000"} & wanted:
         app = AppServer(ini, port, config.workers, logs / "app.log")
         stack.callback(app.stop)
         say(f"mercato serve: {config.workers} workers × {config.threads} threads on {app.url}")
@@ -137,10 +144,24 @@ def single_servers_run(config: BenchConfig, stack: ExitStack, stripe) -> dict[st
             for journey in journeys:
                 stripe.reset()
                 shoppers = config.connections // 2 if journey == "checkout" else config.connections
+                floor = None
+                if journey == "checkout":
+                    # Stripe's floor just before: the same calls at the same concurrency
+                    # from a bare script, against the same localstripe (bench.stripe_floor).
+                    floor = measure_stripe_floor(
+                        stripe.url, shoppers, config.workers, config.seconds, config.warmup
+                    )
+                    results["stripe"].append(floor)
+                    show(floor, round_number)
+                    stripe.reset()
                 result = measure_journey(
                     journey, app, stripe.url, shop, shoppers, config.seconds, config.warmup,
                     seed=round_number,
                 )  # fmt: skip
+                if floor is not None and floor.rps:
+                    orders = result.notes.get("checkouts_per_s", 0.0)
+                    result.notes["stripe_floor_orders_per_s"] = round(floor.rps, 1)
+                    result.notes["of_stripe_floor"] = round(orders / floor.rps, 3)
                 results[journey].append(result)
                 show(result, round_number)
         if "shoppers" in wanted:
@@ -155,12 +176,57 @@ def single_servers_run(config: BenchConfig, stack: ExitStack, stripe) -> dict[st
             )  # fmt: skip
             results["shoppers"].append(result)
             show(result, 1)
+        if "shoppers-5000" in wanted:
+            stripe.reset()
+            result = many_shoppers(config, app, stripe, shop)
+            results["shoppers-5000"].append(result)
+            show(result, 1)
         app.stop()
         for server in servers.values():
             server.stop()
     if "nginx" in wanted:
         results.update(nginx_run(config, stack, database_url, redis_url, stripe, shop))
     return results
+
+
+def many_shoppers(config: BenchConfig, app: AppServer, stripe, shop) -> Result:
+    """``config.shoppers_large`` (5,000) shoppers on the app reached directly, as the
+    1,000 are, with the same think time. What bounds it is said before it runs: each
+    shopper keeps one keep-alive connection, and a waitress process stops accepting at
+    its ``connection_limit`` (the rest wait in the shared listen backlog, then in SYN
+    retries); the load generator needs a file descriptor per shopper."""
+    import resource
+
+    count = config.shoppers_large
+    server = read_production()["server:main"]
+    limit = int(server.get("connection_limit", 100))
+    backlog = int(server.get("backlog", 1024))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 256 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 256, hard))
+        soft = count + 256
+    accepted = limit * config.workers
+    bounds = {
+        "shoppers": count,
+        "connection_limit_total": accepted,
+        "listen_backlog": backlog,
+        "generator_nofile": soft,
+    }
+    waiting = f", the other {count - accepted:,} wait (backlog {backlog:,})"
+    say(
+        f"{count:,} concurrent shoppers for {config.shoppers_seconds:.0f} s, think time "
+        f"{config.think[0]:g}-{config.think[1]:g} s: waitress accepts {limit:,} connections "
+        f"per process × {config.workers} = {accepted:,}{waiting if count > accepted else ''}"
+        f"; generator's open-file limit {soft:,} …"
+    )
+    if soft < count + 64:
+        raise SystemExit(f"bench: ulimit -n is {soft}: {count:,} shoppers need {count + 64:,}")
+    result = measure_journey(
+        "shoppers-5000", app, stripe.url, shop, count, config.shoppers_seconds,
+        warmup=SHOPPERS_WARMUP, think=config.think, seed=5000,
+    )  # fmt: skip
+    result.notes["bounds"] = bounds
+    return result
 
 
 def prime(url: str, shop) -> float:

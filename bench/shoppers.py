@@ -57,9 +57,17 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.token = ""
         self._reader = self._writer = None
+        self.connect_seconds: float | None = None  # the last new connection's, once read
 
     async def _connect(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        # Bounded like a read: a server that stops accepting (its connection_limit
+        # reached, its backlog full) is an error after TIMEOUT, not a shopper stuck for
+        # the kernel's two minutes of SYN retries.
+        began = time.perf_counter()
+        self._reader, self._writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port), TIMEOUT
+        )
+        self.connect_seconds = time.perf_counter() - began
 
     def close(self) -> None:
         if self._writer is not None:
@@ -125,7 +133,13 @@ class Stats:
     latencies: dict = field(default_factory=lambda: defaultdict(list))
     errors: dict = field(default_factory=lambda: defaultdict(int))
     examples: list = field(default_factory=list)
+    connects: list = field(default_factory=list)  # seconds to open a new connection
+    # Requests sent and not answered yet: when each was sent. Those still here when the
+    # run ends are reported, not dropped (they are the slowest of all); like answered
+    # ones, they count whenever they were sent.
+    in_flight: dict = field(default_factory=dict)
     checkouts: int = 0  # while measuring
+    unfinished: list = field(default_factory=list)  # set when measuring ends
     placed: int = 0  # every order the app confirmed, warm-up included
     measuring: bool = True
 
@@ -137,7 +151,24 @@ class Stats:
             self.examples.append(f"{step}: {message[:300]}")
 
     def result(self, name: str, seconds: float) -> Result:
+        """With the requests sent while measuring and still unanswered when it ended
+        (``unfinished``: how long each had waited): their final times are at least that,
+        so a p99 that counts them is a lower bound of the true one, reported beside it."""
+        unfinished = self.unfinished
         every = sorted(x for values in self.latencies.values() for x in values)
+        notes = {"checkouts": self.checkouts} if self.checkouts else {}
+        if self.errors:
+            notes["errors_by_step"] = dict(sorted(self.errors.items()))
+        if self.connects:
+            connects = sorted(self.connects)
+            notes["connect_p50_ms"] = round(percentile(connects, 50), 1)
+            notes["connect_p99_ms"] = round(percentile(connects, 99), 1)
+            notes["connect_max_ms"] = round(connects[-1] * 1000, 1)
+        waited = sorted(unfinished)
+        notes["unanswered_at_end"] = len(waited)
+        if waited:
+            notes["unanswered_longest_s"] = round(waited[-1], 1)
+        notes["p99_with_unanswered_ms"] = round(percentile(sorted(every + waited), 99), 1)
         return Result(
             name,
             requests=len(every),
@@ -146,7 +177,7 @@ class Stats:
             p95=percentile(every, 95),
             p99=percentile(every, 99),
             errors=sum(self.errors.values()),
-            notes={"checkouts": self.checkouts} if self.checkouts else {},
+            notes=notes,
         )
 
     def step_result(self, step: str, seconds: float) -> Result:
@@ -188,13 +219,20 @@ class Shopper:
             body = urlencode(form).encode()
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
         began = time.perf_counter()
+        ticket = object()
+        self.stats.in_flight[ticket] = began
         try:
             answer = await self.browser.send(method, path, body, headers)
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
             self.stats.error(name, f"{type(exc).__name__} {exc} on {method} {path}")
             raise HTTPError(name) from None
+        finally:
+            self.stats.in_flight.pop(ticket, None)
         if self.stats.measuring:
             self.stats.latencies[name].append(time.perf_counter() - began)
+            if self.browser.connect_seconds is not None:
+                self.stats.connects.append(self.browser.connect_seconds)
+        self.browser.connect_seconds = None
         if answer.status not in expect:
             self.stats.error(name, f"{answer.status} on {method} {path}: {answer.body[:200]!r}")
             raise HTTPError(name)
@@ -360,6 +398,8 @@ async def _run(url, stripe_url, shop, journey, shoppers, seconds, warmup, think,
     await asyncio.sleep(max(0.0, deadline - measured_from))
     stats.measuring = False
     measured = time.monotonic() - measured_from
+    now = time.perf_counter()
+    stats.unfinished = [now - sent for sent in stats.in_flight.values()]
     # Requests in flight get a moment to finish (they are no longer counted).
     await asyncio.wait(tasks, timeout=DRAIN)
     for task in tasks:

@@ -21,6 +21,13 @@ METHOD = "stripe_card"
 PAYMENT_METHOD_ID = re.compile(r"^(pm|card|src)_[A-Za-z0-9_]{1,200}$")
 PAYMENT_INTENT_ID = re.compile(r"^pi_[A-Za-z0-9]{1,200}$")
 SEARCH_LIMIT = 1000
+# What Stripe lets a PaymentIntent be cancelled from.
+CANCELLABLE = (
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+)
 
 UNREACHABLE = "We could not reach the payment service. Nothing was charged; please try again."
 DECLINED = "Your card was declined. Please try another card."
@@ -109,18 +116,22 @@ class Gateway:
         return result_of(pi)
 
     def capture(self, payment, amount: Money, idempotency_key: str) -> PaymentResult:
+        # Captured straight away, not read first: the read was a third round trip in
+        # every checkout's request. Stripe captures only a PaymentIntent waiting for
+        # it and refuses any other; only then is its state read, to tell a repeat (it
+        # was captured already) from a cancelled or 3-D Secure one.
         try:
-            pi = self.client.v1.payment_intents.retrieve(payment.reference)
-            if pi.status == "requires_capture":
-                pi = self.client.v1.payment_intents.capture(
-                    pi.id,
-                    params={"amount_to_capture": amount.amount},
-                    options={"idempotency_key": idempotency_key},
-                )
+            pi = self.client.v1.payment_intents.capture(
+                payment.reference,
+                params={"amount_to_capture": amount.amount},
+                options={"idempotency_key": idempotency_key},
+            )
         except stripe.APIConnectionError:
             return PaymentResult("unavailable", PROVIDER, payment.reference, message=UNREACHABLE)
-        except stripe.StripeError as exc:
-            return PaymentResult("failed", PROVIDER, payment.reference, message=str(exc))
+        except stripe.StripeError as refused:
+            pi, answer = self._read_after_refusal(payment.reference, refused, ("requires_capture",))
+            if pi is None:
+                return answer
         result = result_of(pi)
         if result.status == "captured" and getattr(pi, "amount_received", None) is None:
             # localstripe does not say what it took (Stripe does): what was asked for.
@@ -128,26 +139,41 @@ class Gateway:
         return result
 
     def void(self, payment, idempotency_key: str) -> PaymentResult:
+        reference = payment.reference
         try:
-            reference = payment.reference or self._find(payment)
+            reference = reference or self._find(payment)
             if reference is None:
                 # Stripe never created anything for this attempt: nothing is held.
                 return PaymentResult("voided", PROVIDER, None, payment.amount_money)
-            pi = self.client.v1.payment_intents.retrieve(reference)
-            if pi.status in (
-                "requires_payment_method",
-                "requires_capture",
-                "requires_confirmation",
-                "requires_action",
-            ):
-                pi = self.client.v1.payment_intents.cancel(
-                    pi.id, options={"idempotency_key": idempotency_key}
-                )
+            # Cancelled straight away, as a capture is (see ``capture``): Stripe cancels
+            # only what may still be cancelled and refuses the rest.
+            pi = self.client.v1.payment_intents.cancel(
+                reference, options={"idempotency_key": idempotency_key}
+            )
         except stripe.APIConnectionError:
             return PaymentResult("unavailable", PROVIDER, payment.reference, message=UNREACHABLE)
-        except stripe.StripeError as exc:
-            return PaymentResult("unavailable", PROVIDER, payment.reference, message=str(exc))
+        except stripe.StripeError as refused:
+            if reference is None:  # the search for it failed
+                return PaymentResult("unavailable", PROVIDER, None, message=str(refused))
+            pi, answer = self._read_after_refusal(reference, refused, CANCELLABLE, "unavailable")
+            if pi is None:
+                return answer
         return result_of(pi)
+
+    def _read_after_refusal(self, reference, refused, still: tuple, fail: str = "failed"):
+        """The PaymentIntent Stripe refused to change, read to learn why: ``(pi, None)``
+        when its state answers (done already, or never to be done), ``(None, result)``
+        when it is still in a state ``still`` that the call should have changed (the
+        refusal was about something else: an amount, a key)."""
+        try:
+            pi = self.client.v1.payment_intents.retrieve(reference)
+        except stripe.APIConnectionError:
+            return None, PaymentResult("unavailable", PROVIDER, reference, message=UNREACHABLE)
+        except stripe.StripeError as exc:
+            return None, PaymentResult(fail, PROVIDER, reference, message=str(exc))
+        if pi.status in still:
+            return None, PaymentResult(fail, PROVIDER, reference, message=str(refused))
+        return pi, None
 
     def refund(self, payment, amount: Money, idempotency_key: str) -> PaymentResult:
         try:
