@@ -302,7 +302,9 @@ def csrf_token(testapp) -> str:
 
 class TCPProxy:
     """A loopback TCP proxy to a real server; ``stop()`` makes that server unreachable,
-    ``freeze()`` makes it hang (connections are accepted and never answered)."""
+    ``freeze()`` makes it hang (connections are accepted and never answered),
+    ``refuse()`` makes it down until ``accept_again()`` (new connections closed at once,
+    on the same port). A subclass may look at what passes (``passing``)."""
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
@@ -314,6 +316,7 @@ class TCPProxy:
         self._connections: list[socket.socket] = []
         self._stopped = threading.Event()
         self._frozen = threading.Event()
+        self._refusing = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -322,6 +325,9 @@ class TCPProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self._refusing.is_set():
+                client.close()
+                continue
             if self._frozen.is_set():
                 self._connections.append(client)  # held open, never answered
                 continue
@@ -334,9 +340,14 @@ class TCPProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
+    def passing(self, source: socket.socket, chunk: bytes) -> None:
+        """Called with every chunk read from ``source``, client or server, before it is
+        passed on; a client's socket is one whose local port is ``self.port``."""
+
     def _pipe(self, source, sink):
         try:
             while chunk := source.recv(65536):
+                self.passing(source, chunk)
                 if not self._frozen.is_set():
                     sink.sendall(chunk)
         except OSError:
@@ -358,6 +369,14 @@ class TCPProxy:
     def freeze(self):
         """The server stops answering, as a process stopped with SIGSTOP does."""
         self._frozen.set()
+
+    def refuse(self):
+        """The server is down: open connections cut, new ones closed at once."""
+        self._refusing.set()
+        self.cut()
+
+    def accept_again(self):
+        self._refusing.clear()
 
     def stop(self):
         self._stopped.set()

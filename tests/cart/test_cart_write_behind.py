@@ -18,7 +18,6 @@ the machine's PostgreSQL (through a proxy the test takes down). What is proved:
 import http.client
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -334,7 +333,7 @@ def test_snapshots_wait_while_postgresql_is_away(
     make_test_app, catalog, migrated_database, db_engine
 ):
     url = make_url(migrated_database)
-    proxy = Gate((url.host or LOCAL_POSTGRES[0], url.port or 5432))
+    proxy = TCPProxy((url.host or LOCAL_POSTGRES[0], url.port or 5432))
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     app = make_test_app(plugins=PLUGINS, **{"sqlalchemy.url": proxied})
     writer = app.app.registry.cart_store.writer
@@ -342,14 +341,14 @@ def test_snapshots_wait_while_postgresql_is_away(
     try:
         shopper.add("MUG")
         write_waiting_backups()
-        proxy.close()
+        proxy.refuse()  # PostgreSQL down: connections cut, new ones refused
         for _ in range(3):
             shopper.add("MUG")  # the stand-in catalog needs no PostgreSQL: adds go on
         failures = writer.failures
         write_waiting_backups()
         assert writer.failures > failures and writer.pending == 1, "kept, one per cart"
 
-        proxy.open()
+        proxy.accept_again()
         write_waiting_backups()
         assert writer.pending == 0
     finally:
@@ -377,37 +376,3 @@ def test_a_late_snapshot_of_a_lost_cart_never_hides_the_restored_carts_changes(
     copy = copies(db_engine)[cart_id]
     assert copy.version == EPOCH + 1
     assert [(line.sku, line.quantity) for line in copy.lines] == [("MUG", 2), ("PEN", 1)]
-
-
-class Gate(TCPProxy):
-    """A proxy to PostgreSQL that can be closed (connections cut, new ones refused, as
-    a server that is down) and opened again on the same port."""
-
-    def __init__(self, target):
-        self.closed = False
-        super().__init__(target)
-
-    def _accept(self):
-        while not self._stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.closed:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            self._connections += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def close(self):
-        self.closed = True
-        self.cut()
-
-    def open(self):
-        self.closed = False

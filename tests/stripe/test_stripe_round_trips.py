@@ -3,7 +3,6 @@ wire: the plugin's calls go through a loopback proxy of ours to localstripe, whi
 records the request lines. A checkout's capture and an abort's void happen inside the
 shopper's request, so each round trip they save is time the shopper does not wait."""
 
-import contextlib
 import functools
 import re
 import socket
@@ -23,28 +22,15 @@ class RecordingProxy(TCPProxy):
     """``TCPProxy`` that also keeps what clients sent, to read their request lines."""
 
     def __init__(self, target):
-        self.sent: list[bytearray] = []
-        self._seen: list[int] = []  # how much of each connection's bytes was read
+        self.sent: dict[socket.socket, bytearray] = {}  # by client connection, in order
+        self._seen: dict[socket.socket, int] = {}  # how much of each was read
         self._lock = threading.Lock()
         super().__init__(target)
 
-    def _pipe(self, source, sink):
-        if source.getsockname()[1] != self.port:  # the server's answers: not recorded
-            return super()._pipe(source, sink)
-        buffer = bytearray()
-        with self._lock:
-            self.sent.append(buffer)
-            self._seen.append(0)
-        try:
-            while chunk := source.recv(65536):
-                buffer.extend(chunk)
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+    def passing(self, source, chunk):
+        if source.getsockname()[1] == self.port:  # a client's request, not an answer
+            with self._lock:
+                self.sent.setdefault(source, bytearray()).extend(chunk)
 
     def requests(self) -> list[str]:
         """``"POST /v1/payment_intents/{id}/capture"`` … sent since the last call, in the
@@ -52,9 +38,9 @@ class RecordingProxy(TCPProxy):
         lines = []
         with self._lock:
             unread = []
-            for index, buffer in enumerate(self.sent):
-                unread.append(bytes(buffer[self._seen[index] :]))
-                self._seen[index] = len(buffer)
+            for client, buffer in self.sent.items():
+                unread.append(bytes(buffer[self._seen.get(client, 0) :]))
+                self._seen[client] = len(buffer)
         for data in unread:
             for method, path in REQUEST_LINE.findall(data):
                 path = re.sub(rb"/(pi|pm|card)_[A-Za-z0-9_]+", rb"/{id}", path)
