@@ -469,8 +469,9 @@ class _Flusher:
         with self._lock:
             writers = list(self._writers)
         for writer in writers:
-            if writer.pending:
-                writer.flush()
+            # Even with nothing pending: flush() waits for a write the thread has in
+            # flight, so what was handed over before this call is written when it returns.
+            writer.flush()
 
     def after_fork(self) -> None:
         self._lock = threading.Lock()

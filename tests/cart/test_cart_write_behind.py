@@ -266,6 +266,8 @@ def test_losing_redis_and_the_process_loses_at_most_the_last_second_of_adds(
         back = HttpShopper(port)
         back.cookies["mercato_cart"] = shopper.cart_id
         assert cart_count(back) == kept.get(shopper.cart_id, 0)
+        back.conn.close()
+        shopper.conn.close()
 
 
 def test_losing_redis_alone_loses_no_acknowledged_add(
@@ -301,6 +303,7 @@ def test_losing_redis_alone_loses_no_acknowledged_add(
     redis_server.start()
     for shopper in shoppers:
         assert cart_count(shopper) == kept[shopper.cart_id]
+        shopper.conn.close()
 
 
 def backup_statements(store) -> list[int]:
