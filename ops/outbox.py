@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -184,28 +185,48 @@ class Behind:
     In the request, an email took its SMTP conversation and a webhook its POST (up to
     their timeouts) out of the shopper's wait, holding a pooled connection meanwhile.
     What this thread has not delivered when the process dies, or what finds its queue
-    full, is still ``pending`` in the table: ``mercato worker`` delivers it."""
+    full, is still ``pending`` in the table: ``mercato worker`` delivers it.
+
+    The thread ends after ``IDLE_S`` without work and starts again with the next
+    message: a thread that lived for ever would keep its app (engine, clients,
+    sockets) alive with it, one per app a process ever made (a test run made
+    hundreds, and ran out of file descriptors)."""
+
+    IDLE_S = 5.0
 
     def __init__(self, registry, capacity: int = 1000):
         self.registry = registry
         self.capacity = capacity
         self._pid = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     def submit(self, message_id: int) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a worker forked from the parent
                 self._pid = os.getpid()
                 self._queue = queue.Queue(self.capacity)
-                threading.Thread(target=self._run, name="outbox", daemon=True).start()
-        try:
-            self._queue.put_nowait(message_id)
-        except queue.Full:
-            log.warning("outbox: message %s left to the worker (queue full)", message_id)
+                self._thread = None
+            try:
+                self._queue.put_nowait(message_id)
+            except queue.Full:
+                log.warning("outbox: message %s left to the worker (queue full)", message_id)
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while True:
-            message_id = self._queue.get()
+            try:
+                message_id = self._queue.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:  # submit() puts and looks at the thread under it
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
             try:
                 Courier(self.registry).deliver_message(message_id)
             except Exception:
@@ -227,12 +248,21 @@ class Behind:
         return True
 
 
+# Every app's ``Behind`` in this process, without keeping one alive: drained at exit.
+_LIVE: "weakref.WeakSet[Behind]" = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    for deliveries in list(_LIVE):
+        deliveries.drain(EXIT_DRAIN_S)
+
+
 def includeme(config) -> None:
     """Deliver each committed message on the app's ``Behind`` thread (``DELIVER_KEY``)."""
     deliveries = Behind(config.registry)
     config.registry[BEHIND_KEY] = deliveries
     config.registry[DELIVER_KEY] = deliveries.submit
-    atexit.register(deliveries.drain, EXIT_DRAIN_S)
 
 
 class OutboxError(Exception):

@@ -1,14 +1,18 @@
 """The outbox in a real request (pyramid_tm) and through the ``mercato`` command, run as
 a store owner runs it: ``mercato worker`` and ``mercato outbox list|retry``."""
 
+import gc
 import signal
 import subprocess
 import sys
+import time
+import weakref
 from pathlib import Path
 
 import pytest
 
-from mercato.ops.outbox import BEHIND_KEY, Worker
+from mercato import make_app
+from mercato.ops.outbox import BEHIND_KEY, DELIVER_KEY, Behind, Worker
 from mercato.outbox import enqueue
 from mercato.testing import TCPProxy
 
@@ -151,3 +155,22 @@ def test_a_mail_server_that_hangs_does_not_hold_up_the_answer(
         assert smtp_server.messages == []
     finally:
         hanging.stop()
+
+
+def test_an_apps_delivery_thread_lets_the_app_go_once_idle(app_settings, monkeypatch):
+    """A thread that lived for ever kept its app (engine, clients, sockets) alive: a
+    test run makes hundreds of apps, and ran out of file descriptors."""
+    monkeypatch.setattr(Behind, "IDLE_S", 0.2)
+    app = make_app(dict(app_settings), environ={})
+    app.registry[DELIVER_KEY](10**12)  # no such message: the thread starts, finds nothing
+    assert app.registry[BEHIND_KEY].drain(timeout=30)
+    registry = weakref.ref(app.registry)
+    app.registry.db_engine.dispose()
+    app.registry.redis.close()
+    del app
+
+    deadline = time.monotonic() + 10
+    while registry() is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        gc.collect()
+    assert registry() is None, "the app is still referenced once its thread is idle"
