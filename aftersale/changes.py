@@ -13,7 +13,6 @@ from mercato.orders import models as m
 from mercato.orders.services import (
     OrderError,
     amount_owed,
-    balance_due,
     cancel_order,
     charged_units,
     destination_of,
@@ -22,11 +21,11 @@ from mercato.orders.services import (
     notify_customer,
     order_page_url,
     put_back,
-    shortfall,
     units_plan,
 )
 from mercato.pricing import Line, PricingContext, describe_skus
 
+from .balance import balance_due, shortfall
 from .services import BadChange, cancel_order_lines, refund_order, retry_safe_key
 
 # Orders that may still change: their money is held or taken, nothing has shipped.

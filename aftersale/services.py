@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from mercato import payments
 from mercato.db import registry_of
 from mercato.money import Money
+from mercato.orders import ledger
 from mercato.orders import models as m
 from mercato.orders.services import (
     CAPTURED_STATUSES,
     OrderError,
     amount_owed,
     apply_refund,
-    balance_due,
     change_status,
     fresh_lines,
     lock_order,
@@ -34,6 +34,8 @@ from mercato.orders.services import (
     units_plan,
 )
 from mercato.payments import PaymentInfo
+
+from .balance import balance_due
 
 
 class BadChange(OrderError):
@@ -370,19 +372,20 @@ def refund_order(
         session.flush()
         refund_id = row.id
 
-    result, why = payments.refund(registry, PaymentInfo.of(payment), amount, refund_id)
+    result = payments.refund(registry, PaymentInfo.of(payment), amount, refund_id)
     with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
-        row = session.get(m.Refund, refund_id)
-        if result is None:
-            row.status = "failed"
-            row.last_error = why
-        else:
-            row.status = "succeeded"
-            row.reference = result.reference
-            locked = session.get(m.Payment, payment.id, with_for_update=True)
-            locked.amount_refunded += amount.amount
+        row = session.get(m.Refund, refund_id, with_for_update=True)
+        if row.status == "pending":  # not if reconcile recorded it meanwhile
+            ledger.record_refund(session, row, result)
     if row.status == "failed":
         raise OrderError(f"The refund was refused by the payment provider: {row.last_error}")
+    if row.status == "pending":
+        # Unanswered, it may have been made: it stays in flight (nothing more is
+        # refunded from this payment meanwhile) until ``mercato reconcile`` asks again.
+        raise OrderError(
+            f"The payment service did not answer: the refund of {amount.format()} stays "
+            "pending until the next reconcile run asks it again. Do not refund it twice."
+        )
     row = dbsession.get(m.Refund, refund_id)  # its ``applied`` is this transaction's
     apply_refund(registry, dbsession, order, row)
     return row

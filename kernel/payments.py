@@ -196,20 +196,27 @@ def void(registry, payment: PaymentInfo) -> tuple[PaymentResult | None, str]:
     )
 
 
-def refund(
-    registry, payment: PaymentInfo, amount: Money, refund_id: int
-) -> tuple[PaymentResult | None, str]:
+def refund(registry, payment: PaymentInfo, amount: Money, refund_id: int) -> PaymentResult:
     """Ask the payment's plugin to return ``amount`` for the refund row ``refund_id``;
-    never raises (see ``capture``)."""
-    return _ask(
-        registry.hooks.mercato_refund_payment,
-        ("refunded",),
-        payment,
-        registry=registry,
-        payment=payment,
-        amount=amount,
-        idempotency_key=refund_key(refund_id),
-    )
+    never raises. The answer is ``refunded``, ``failed`` (refused: nothing went back)
+    or ``unavailable`` (no answer, or an error: the provider may have refunded; asked
+    again with the same key, the refund is made once)."""
+    try:
+        result = registry.hooks.mercato_refund_payment(
+            registry=registry,
+            payment=payment,
+            amount=amount,
+            idempotency_key=refund_key(refund_id),
+        )
+    except Exception as exc:
+        log.exception("payment %s: refund %s failed", payment.id, refund_id)
+        return PaymentResult(UNAVAILABLE, payment.provider, message=f"{type(exc).__name__}: {exc}")
+    if result is None:
+        why = f"no plugin answers for provider {payment.provider!r}"
+        return PaymentResult(FAILED, payment.provider, message=why)
+    if result.status not in (REFUNDED, UNAVAILABLE):
+        return PaymentResult(FAILED, payment.provider, message=result.message or result.status)
+    return result
 
 
 def _ask(hook, settled: tuple[str, ...], info, **kwargs):

@@ -177,6 +177,8 @@ def cmd_reconcile(args, env) -> int:
             f"{len(report.captured)} order(s) captured, "
             f"{len(report.marked_paid)} marked paid, "
             f"{len(report.cancelled)} abandoned order(s) cancelled, "
+            f"{len(report.refunds_finished)} refund(s) confirmed, "
+            f"{len(report.refunds_applied)} applied, "
             f"{len(report.failed)} failure(s)"
         )
         for failure in report.failed:
@@ -249,7 +251,8 @@ def add_commands(subparsers) -> None:
 
     p = subparsers.add_parser(
         "reconcile",
-        help="void authorizations without an order, capture orders not yet captured",
+        help="finish what a crash left: void authorizations without an order, capture "
+        "orders not yet captured, cancel abandoned ones, finish and apply refunds",
     )
     p.add_argument(
         "--grace",

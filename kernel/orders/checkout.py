@@ -257,22 +257,21 @@ def place_order(request, method_code: str, details, expected_total=None) -> Plac
     state, repeated = _this_purchase(request, state, ledger.details_digest(method_code, details))
     if repeated is not None:
         return _placed(request, repeated, repeated.live_payment, repeated=True)
-    method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
-    if method is None:
-        raise CheckoutError("Please choose a way to pay.", field="method")
-
+    method = _method(request, method_code)
     priced = _priced_cart(request, expected_total)  # 1.
     order = _new_order(request, state, priced, method)
     payment = _authorize(request, order, method, details)  # 2.
-    _hold_until_commit(
-        request,
-        payment,
-        expected_amount=order.total_amount,
-        retry_follows=_retry_follows(request),
-    )
+    hold_payment(request, payment, expected_amount=order.total_amount)
     _save_order(request, order, payment)  # 3.
     _record_placed(request, order, payment)  # 6.
     return _placed(request, order, payment)  # 4. and 5. follow the commit
+
+
+def _method(request, code: str) -> PaymentMethod:
+    method = next((method for method in payment_methods(request) if method.code == code), None)
+    if method is None:
+        raise CheckoutError("Please choose a way to pay.", field="method")
+    return method
 
 
 def _read_payment_input(details, expected_total) -> tuple[dict, int | None]:
@@ -309,7 +308,7 @@ def _this_purchase(request, state: dict, digest: str) -> tuple[dict, m.Order | N
         state = save_checkout_state(request, id=checkout_id)
         existing = _order_of_checkout(request, checkout_id)
     if existing is None:
-        _lock_checkout(request, state["id"])
+        lock_checkout(request, state["id"])
         existing = _order_of_checkout(request, state["id"])
     return state, existing
 
@@ -445,9 +444,32 @@ def _authorize(request, order: m.Order, method: PaymentMethod, details: dict) ->
     return payment
 
 
-def _hold_until_commit(request, payment: m.Payment, **options) -> None:
+def authorize_payment(request, payable, method_code: str, details) -> m.Payment:
+    """Authorize ``payable`` with the method ``method_code`` and what its fields posted
+    (``details``, as the client sent them), as ``place_order`` does in its step 2: the
+    payment's record is committed on its own first. ``payable`` is an order or what
+    stands for one: its ``id``, ``number``, ``checkout_id``, ``email`` and ``total``
+    (``mercato.pay_balance``'s balance). ``CheckoutError`` says why not, for the
+    customer. The transaction keeps the payment once given to ``hold_payment``."""
+    details, _ = _read_payment_input(details, None)
+    return _authorize(request, payable, _method(request, method_code), details)
+
+
+def hold_payment(request, payment: m.Payment, *, expected_amount: int, **options) -> None:
     """Step 2, continued: the authorization joins the request's transaction — voided if
-    it aborts, captured once PostgreSQL committed (when the shop captures at checkout)."""
+    it aborts (unless pyramid_retry runs the request again: the retry finds it), and
+    captured once PostgreSQL committed when ``capture`` (default: when the shop
+    captures at checkout). The commit is vetoed unless it holds ``expected_amount``."""
+    _hold_until_commit(
+        request,
+        payment,
+        expected_amount=expected_amount,
+        retry_follows=_retry_follows(request),
+        **options,
+    )
+
+
+def _hold_until_commit(request, payment: m.Payment, **options) -> None:
     options.setdefault("capture", request.registry.settings["mercato.capture"] == "checkout")
     PaymentDataManager(
         registry=request.registry,
@@ -544,79 +566,13 @@ def _placed(request, order: m.Order, payment, *, repeated: bool = False) -> Plac
 
 
 # ---------------------------------------------------------------------------
-# A balance left to pay after a change (the payment link)
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BalanceCharge:
-    """What the payment hooks receive as ``order`` for a balance: the order's number,
-    checkout id and email, and the balance as ``total``."""
-
-    id: int
-    number: str
-    checkout_id: str
-    email: str
-    total: Money
-
-    @property
-    def total_amount(self) -> int:
-        return self.total.amount
-
-
-def pay_balance(request, order: m.Order, method_code: str, details) -> m.Payment:
-    """Pay what a change left to pay on ``order`` (``mercato.balance_due``) with a
-    payment of its own, authorized as at checkout (a ``requires_action`` payment is
-    finished by the provider's return page, as at checkout), held by the transaction,
-    and captured after the commit when the order's money is taken already (otherwise
-    with the rest, when the order is captured). One payment of a balance at a time:
-    a double click is busy, then finds nothing left to pay. ``CheckoutError`` says why
-    not, for the customer."""
-    details, _ = _read_payment_input(details, None)
-    method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
-    if method is None:
-        raise CheckoutError("Please choose a way to pay.", field="method")
-    _lock_checkout(request, f"{order.checkout_id}:balance")
-    request.dbsession.expire_all()  # what a payment that just finished changed
-    due = services.balance_due(order)
-    if not due.amount:
-        raise CartProblem(f"Nothing is left to pay for order {order.number}.")
-    charge = BalanceCharge(order.id, order.number, order.checkout_id, order.email, due)
-    payment = _authorize(request, charge, method, details)
-    order = request.dbsession.get(m.Order, order.id, with_for_update=True, populate_existing=True)
-    if services.balance_due(order) != due:
-        raise CartProblem("The order changed while you paid: nothing was charged. Try again.")
-    request.dbsession.execute(
-        update(m.Payment)
-        .where(m.Payment.id == payment.id, m.Payment.order_id.is_(None))
-        .values(order_id=order.id)
-    )
-    _hold_until_commit(
-        request,
-        payment,
-        expected_amount=due.amount,
-        retry_follows=_retry_follows(request),
-        capture=order.status in services.CAPTURED_STATUSES,
-    )
-    order.history.append(
-        m.OrderStatusChange(
-            old_status=order.status,
-            new_status=order.status,
-            actor=services.actor_of(request),
-            reason=f"balance of {due.format()}: payment {payment.status} "
-            f"({payment.provider} {payment.reference})",
-        )
-    )
-    return payment
-
-
-# ---------------------------------------------------------------------------
 # One submit of a checkout at a time
 # ---------------------------------------------------------------------------
 
 
-def _lock_checkout(request, checkout_id: str) -> None:
-    """One submit of a checkout at a time (a double click, two tabs)."""
+def lock_checkout(request, checkout_id: str) -> None:
+    """One submit of a checkout at a time (a double click, two tabs), until the request
+    ends; ``CheckoutBusy`` (409) while another holds it."""
     lock = CheckoutLock(request.redis, checkout_id)
     if not lock.acquire():
         raise CheckoutBusy("Your order is already being placed. Please wait a moment.")

@@ -230,36 +230,6 @@ def amount_owed(order: m.Order) -> Money:
     return refund_amount_for(order, units, shipping=shipping)
 
 
-def amount_held(order: m.Order) -> Money:
-    """The money the order's payments hold: authorized, or captured and not refunded."""
-    held = 0
-    for payment in order.payments:
-        if payment.status == m.PAYMENT_AUTHORIZED:
-            held += payment.amount
-        elif payment.status == m.PAYMENT_CAPTURED:
-            held += payment.amount_captured - payment.amount_refunded
-    return order.money(held)
-
-
-def balance_due(order: m.Order) -> Money:
-    """What the customer still has to pay after a change raised the order (a payment
-    link on their order page pays it): owed, less what the payments hold and what the
-    shop gave back as goodwill; zero for an order not authorized or paid."""
-    if order.status not in (m.AUTHORIZED, *CAPTURED_STATUSES):
-        return order.money(0)
-    return order.money(max(0, shortfall(order)))
-
-
-def shortfall(order: m.Order) -> int:
-    """Owed less held less goodwill: negative when the payments hold more than owed."""
-    goodwill = Session.object_session(order).scalar(
-        select(func.coalesce(func.sum(m.Refund.amount), 0)).where(
-            m.Refund.order_id == order.id, m.Refund.goodwill, m.Refund.status == "succeeded"
-        )
-    )
-    return (amount_owed(order) - amount_held(order)).amount - int(goodwill)
-
-
 def put_back(hooks, dbsession, plan: list[tuple[m.OrderLine, int]]) -> None:
     """Release ``plan``'s stock and count it on its lines, in the same transaction."""
     if not plan:

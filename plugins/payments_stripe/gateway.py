@@ -176,9 +176,18 @@ class Gateway:
         return pi, None
 
     def refund(self, payment, amount: Money, idempotency_key: str) -> PaymentResult:
+        # Asked again for the same refund row (``mercato reconcile`` finishing a refund
+        # whose process died while Stripe answered), the refund made the first time is
+        # found by the key in its metadata: Stripe forgets an idempotency key after 24
+        # hours (localstripe keeps none), and a second create would refund twice.
         try:
-            refund = self.client.v1.refunds.create(
-                params={"payment_intent": payment.reference, "amount": amount.amount},
+            refund = self._refund_made(payment.reference, idempotency_key)
+            refund = refund or self.client.v1.refunds.create(
+                params={
+                    "payment_intent": payment.reference,
+                    "amount": amount.amount,
+                    "metadata": {"mercato_key": idempotency_key},
+                },
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.APIConnectionError:
@@ -188,6 +197,13 @@ class Gateway:
         if refund.status not in ("succeeded", "pending"):
             return PaymentResult("failed", PROVIDER, refund.id, message=f"refund {refund.status}")
         return PaymentResult("refunded", PROVIDER, refund.id, Money(refund.amount, amount.currency))
+
+    def _refund_made(self, reference: str, idempotency_key: str):
+        page = self.client.v1.refunds.list(params={"payment_intent": reference, "limit": 100})
+        for refund in page.auto_paging_iter():
+            if getattr(getattr(refund, "metadata", None), "mercato_key", None) == idempotency_key:
+                return refund
+        return None
 
     def retrieve(self, reference: str):
         return self.client.v1.payment_intents.retrieve(reference)

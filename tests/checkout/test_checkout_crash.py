@@ -144,6 +144,7 @@ def test_killed_between_commit_and_capture_reconcile_captures_exactly_once(
         "captured_orders": [],
         "marked_paid_orders": [],
         "cancelled_orders": [],
+        "finished_refunds": [],
         "applied_refunds": [],
         "failures": [],
     }

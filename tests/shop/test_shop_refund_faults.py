@@ -18,9 +18,11 @@ from .conftest import all_orders, demo_plugins, stock_of
 @pytest.fixture
 def faulty_shop(make_demo_shop):
     refund_faults.FAULTS.clear()
+    refund_faults.LOST.clear()
     plugins = " ".join([*demo_plugins(), "tests.shop.refund_faults"])
     yield make_demo_shop(**{"mercato.plugins": plugins})
     refund_faults.FAULTS.clear()
+    refund_faults.LOST.clear()
 
 
 @pytest.fixture
@@ -126,3 +128,35 @@ def test_a_client_retrying_with_its_idempotency_key_after_a_failure_finds_the_re
     assert [line.quantity_refunded for line in order.lines] == [1]
     assert provider_refunds(faulty_shop, order) == [1250]
     assert reconcile(faulty_shop.app.registry).refunds_applied == []
+
+
+@pytest.mark.parametrize("lost", ["after", "before"])
+def test_a_refund_whose_answer_was_lost_stays_pending_until_reconcile_confirms_it_once(
+    faulty_shop, paid_order, staff, dbsession, lost
+):
+    refund_faults.LOST.append(lost)
+    stock_before = stock_of(dbsession, "MUG")
+
+    answer = refund_one_mug(staff, paid_order)
+
+    assert answer.status_int == 409, answer.text
+    assert "did not answer" in answer.json["error"]["message"] and "pending" in answer.text
+    [order] = all_orders(dbsession)
+    asked = [1250] if lost == "after" else []
+    assert provider_refunds(faulty_shop, order) == asked
+    assert (order.amount_refunded, order.status) == (0, m.PAID), "the order does not show it"
+    [refund] = dbsession.query(m.Refund).all()
+    assert (refund.status, refund.applied) == ("pending", False)
+    assert reconcile(faulty_shop.app.registry).refunds_finished == [], "within its grace"
+
+    first = reconcile(faulty_shop.app.registry, grace=0)
+    second = reconcile(faulty_shop.app.registry, grace=0)
+
+    assert (first.refunds_finished, first.refunds_applied) == ([refund.id], [refund.id])
+    assert (second.refunds_finished, second.refunds_applied, second.failed) == ([], [], [])
+    [order] = all_orders(dbsession)
+    assert provider_refunds(faulty_shop, order) == [1250], "one refund at Stripe"
+    assert (order.amount_refunded, order.status) == (1250, m.PARTIALLY_REFUNDED)
+    assert order.payments[-1].amount_refunded == 1250
+    assert [line.quantity_refunded for line in order.lines] == [1]
+    assert stock_of(dbsession, "MUG") == stock_before + 1, "one unit back, once"

@@ -205,6 +205,7 @@ def test_reconcile_cancels_an_order_left_waiting_for_3d_secure(
         "captured_orders": [],
         "marked_paid_orders": [],
         "cancelled_orders": [],
+        "finished_refunds": [],
         "applied_refunds": [],
         "failures": [],
     }
