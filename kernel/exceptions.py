@@ -19,6 +19,7 @@ class CheckoutError(Exception):
     """
 
     status = 400
+    outcome = "invalid"  # what mercato_checkout_attempted is told
 
     def __init__(self, message: str, *, field: str | None = None, sku: str | None = None):
         super().__init__(message)
@@ -30,7 +31,7 @@ class CheckoutError(Exception):
 class CartProblem(CheckoutError):
     """Something in the cart cannot be bought as it is (409)."""
 
-    status = 409
+    status, outcome = 409, "cart"
 
 
 class OutOfStock(Exception):

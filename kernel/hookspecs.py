@@ -377,6 +377,16 @@ def mercato_order_placed(order):
 
 
 @hookspec
+def mercato_checkout_attempted(request, outcome, provider):
+    """A shopper's submit of checkout ended (a repeat of a placed one is not counted):
+    ``outcome`` is ``"placed"`` or ``"requires_action"`` (3-D Secure asked), both once
+    committed, or why not: ``"declined"``, ``"unavailable"`` (the provider did not
+    answer), ``"cart"`` (stock, a price or an item changed), ``"busy"`` (the same
+    checkout already being placed) or ``"invalid"``. ``provider`` is the payment
+    method's, or ``None``. For every plugin (metrics, analytics); it must not raise."""
+
+
+@hookspec
 def mercato_order_status_changed(order, old, new):
     """``order`` moved from status ``old`` to ``new``. Called for every plugin, inside
     the transaction that changes it."""

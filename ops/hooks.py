@@ -36,3 +36,12 @@ def mercato_configure(config):
 @hookimpl(tryfirst=True)
 def mercato_cli(subparsers):
     commands.add_commands(subparsers)
+
+
+@hookimpl
+def mercato_checkout_attempted(request, outcome, provider):
+    from . import metrics  # configured by mercato_configure; not imported for the CLI
+
+    metrics.observe_checkout(outcome)
+    if outcome in ("declined", "unavailable"):
+        metrics.payment_failed(provider or "unknown")

@@ -72,15 +72,15 @@ LOCK_MAX_S = 120
 
 
 class PaymentDeclined(CheckoutError):
-    status = 402
+    status, outcome = 402, "declined"
 
 
 class PaymentUnavailable(CheckoutError):
-    status = 503
+    status, outcome = 503, "unavailable"
 
 
 class CheckoutBusy(CheckoutError):
-    status = 409
+    status, outcome = 409, "busy"
 
 
 # ---------------------------------------------------------------------------
@@ -250,6 +250,31 @@ def place_order(request, method_code: str, details, expected_total=None) -> Plac
     Raises a ``CheckoutError`` whose message is for the shopper; the caller must let the
     transaction abort then (a 4xx response does, through ``tm.commit_veto``).
     """
+    try:
+        placed = _place_order(request, method_code, details, expected_total)
+    except CheckoutError as exc:
+        method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
+        _attempted(request, exc.outcome, method and method.provider)
+        raise
+    if not placed.repeated:
+        outcome = "requires_action" if placed.requires_action else "placed"
+        provider = placed.payment.provider if placed.payment else None
+        request.tm.get().addAfterCommitHook(
+            lambda committed: committed and _attempted(request, outcome, provider)
+        )
+    return placed
+
+
+def _attempted(request, outcome: str, provider: str | None) -> None:
+    try:
+        request.hooks.mercato_checkout_attempted(
+            request=request, outcome=outcome, provider=provider
+        )
+    except Exception:  # counting must never change what the shopper is told
+        log.exception("mercato_checkout_attempted failed")
+
+
+def _place_order(request, method_code: str, details, expected_total) -> Placed:
     details, expected_total = _read_payment_input(details, expected_total)
     state = checkout_state(request)
     if not state.get("email") or not state.get("shipping"):
