@@ -12,7 +12,7 @@ import signal
 import threading
 
 from .demo import cmd_demo
-from .outbox import MAX_ATTEMPTS, OutboxError, Worker, entries, notify_plugins, retry
+from .outbox import MAX_ATTEMPTS, OutboxError, Worker, entries, notify_plugins, prune, retry
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,31 @@ def cmd_outbox_list(args, env) -> int:
     return 0
 
 
+def cmd_outbox_prune(args, env) -> int:
+    from datetime import timedelta
+
+    from mercato.db import make_engine
+
+    if args.older_than_days < 1:
+        print("mercato outbox prune: --older-than-days must be at least 1")
+        return 2
+    engine = make_engine(env.settings)
+    try:
+        deleted = prune(
+            engine,
+            timedelta(days=args.older_than_days),
+            progress=lambda what, count: print(f"  {what}: {count:,} deleted …", flush=True),
+        )
+    finally:
+        engine.dispose()
+    print(
+        f"mercato outbox prune: {deleted['messages']:,} sent message(s) and "
+        f"{deleted['provider events']:,} payment provider event id(s) older than "
+        f"{args.older_than_days} days deleted"
+    )
+    return 0
+
+
 def cmd_outbox_retry(args, env) -> int:
     registry = env.app().registry
     try:
@@ -239,7 +264,9 @@ def add_commands(subparsers) -> None:
     )
     p.set_defaults(func=cmd_worker)
 
-    p = subparsers.add_parser("outbox", help="show and retry pending and dead notifications")
+    p = subparsers.add_parser(
+        "outbox", help="show, retry and prune notifications (emails, webhooks to plugins)"
+    )
     actions = p.add_subparsers(dest="outbox_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="pending deliveries, or dead ones with --dead")
     listing.add_argument("--dead", action="store_true", help="show deliveries that gave up")
@@ -248,6 +275,14 @@ def add_commands(subparsers) -> None:
     again = actions.add_parser("retry", help="attempt a pending or dead delivery now")
     again.add_argument("id", type=int, help="the delivery's ID, as `outbox list` shows it")
     again.set_defaults(func=cmd_outbox_retry)
+    pruning = actions.add_parser(
+        "prune",
+        help="delete sent notifications and payment webhook ids older than --older-than-days",
+    )
+    pruning.add_argument(
+        "--older-than-days", type=int, default=90, help="keep this many days (default: 90)"
+    )
+    pruning.set_defaults(func=cmd_outbox_prune)
 
     p = subparsers.add_parser(
         "reconcile",

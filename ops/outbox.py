@@ -24,7 +24,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from mercato.outbox import (
@@ -403,6 +403,42 @@ def outbox_counts(session: Session) -> OutboxCounts:
         ).all()
     )
     return OutboxCounts(undispatched + by_status.get(PENDING, 0), by_status.get(DEAD, 0))
+
+
+PRUNE_BATCH = 5_000
+
+
+def prune(engine, older_than: timedelta, progress=lambda what, count: None) -> dict[str, int]:
+    """Delete what no one needs any more, older than ``older_than``: outbox messages
+    whose every delivery was sent (their deliveries with them; a message with a pending
+    or dead delivery stays for the worker and for staff), and the payment providers'
+    event ids kept to refuse a replayed webhook (Stripe retries for three days).
+
+    In batches of their own transactions, so a first prune of a large table never
+    holds many row locks for long; ``progress(what, deleted so far)`` after each."""
+    cutoff = datetime.now(UTC) - older_than
+    sent_messages = text(
+        "DELETE FROM outbox_messages WHERE id IN (SELECT m.id FROM outbox_messages m"
+        " WHERE m.created_at < :cutoff AND m.dispatched_at IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM outbox_deliveries d WHERE d.message_id = m.id AND d.status <> :sent)"
+        " ORDER BY m.id LIMIT :batch FOR UPDATE SKIP LOCKED)"
+    )
+    provider_events = text(
+        "DELETE FROM payment_provider_events WHERE ctid IN (SELECT ctid FROM"
+        " payment_provider_events WHERE received_at < :cutoff LIMIT :batch)"
+    )
+    deleted = {}
+    for what, statement in (("messages", sent_messages), ("provider events", provider_events)):
+        deleted[what] = 0
+        while True:
+            with engine.begin() as connection:
+                params = {"cutoff": cutoff, "batch": PRUNE_BATCH, "sent": SENT}
+                count = connection.execute(statement, params).rowcount
+            deleted[what] += count
+            progress(what, deleted[what])
+            if count < PRUNE_BATCH:
+                break
+    return deleted
 
 
 # Their names in the public API, where "entries" and "retry" alone would say nothing.

@@ -1,5 +1,5 @@
 """The outbox in a real request (pyramid_tm) and through the ``mercato`` command, run as
-a store owner runs it: ``mercato worker`` and ``mercato outbox list|retry``."""
+a store owner runs it: ``mercato worker`` and ``mercato outbox list|retry|prune``."""
 
 import gc
 import signal
@@ -10,6 +10,7 @@ import weakref
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from mercato import make_app
 from mercato.ops.outbox import BEHIND_KEY, DELIVER_KEY, Behind, Worker
@@ -174,3 +175,51 @@ def test_an_apps_delivery_thread_lets_the_app_go_once_idle(app_settings, monkeyp
         time.sleep(0.1)
         gc.collect()
     assert registry() is None, "the app is still referenced once its thread is idle"
+
+
+def test_prune_deletes_old_sent_messages_and_provider_event_ids_only(ini, tm_session, db_engine):
+    record_without_delivery(tm_session, *(order_payload(number=f"M-{n}") for n in range(1, 5)))
+    assert run("-c", str(ini), "worker", "--once").returncode == 0
+    with db_engine.begin() as connection:
+        ids = connection.execute(text("SELECT id FROM outbox_messages ORDER BY id")).scalars().all()
+        _old_sent, old_dead, old_pending, recent = ids
+        connection.execute(
+            text(
+                "UPDATE outbox_messages SET created_at = now() - interval '40 days' WHERE id <> :r"
+            ),
+            {"r": recent},
+        )
+        connection.execute(
+            text("UPDATE outbox_deliveries SET status = 'dead' WHERE message_id = :m"),
+            {"m": old_dead},
+        )
+        connection.execute(
+            text("UPDATE outbox_deliveries SET status = 'pending' WHERE message_id = :m"),
+            {"m": old_pending},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO payment_provider_events (provider, event_id, received_at) VALUES"
+                " ('stripe', 'evt_old', now() - interval '40 days'), ('stripe', 'evt_new', now())"
+            )
+        )
+
+    result = run("-c", str(ini), "outbox", "prune", "--older-than-days", "30")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(
+        "mercato outbox prune: 1 sent message(s) and 1 payment provider event id(s) "
+        "older than 30 days deleted\n"
+    ), result.stdout
+    assert "  messages: 1 deleted …" in result.stdout, "progress, batch by batch"
+    with db_engine.connect() as connection:
+        left = connection.execute(text("SELECT id FROM outbox_messages ORDER BY id")).scalars()
+        assert list(left) == [old_dead, old_pending, recent]
+        events = connection.execute(text("SELECT event_id FROM payment_provider_events"))
+        assert list(events.scalars()) == ["evt_new"]
+    assert {d.message_id for d in deliveries(db_engine)} == {old_dead, old_pending, recent}
+    refused = run("-c", str(ini), "outbox", "prune", "--older-than-days", "0")
+    assert (refused.returncode, refused.stdout) == (
+        2,
+        "mercato outbox prune: --older-than-days must be at least 1\n",
+    )
