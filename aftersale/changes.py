@@ -18,7 +18,6 @@ from mercato.orders.services import (
     destination_of,
     fresh_lines,
     lock_order,
-    notify_customer,
     order_page_url,
     put_back,
     units_plan,
@@ -26,6 +25,7 @@ from mercato.orders.services import (
 from mercato.pricing import Line, PricingContext, describe_skus
 
 from .balance import balance_due, shortfall
+from .notify import notify_customer
 from .services import BadChange, cancel_order_lines, refund_order, retry_safe_key
 
 # Orders that may still change: their money is held or taken, nothing has shipped.

@@ -15,17 +15,14 @@ from sqlalchemy.orm import Session
 from mercato import payments
 from mercato.db import registry_of
 from mercato.money import Money
-from mercato.orders import ledger
 from mercato.orders import models as m
 from mercato.orders.services import (
     CAPTURED_STATUSES,
     OrderError,
     amount_owed,
-    apply_refund,
     change_status,
     fresh_lines,
     lock_order,
-    notify_customer,
     payment_captured,
     record_result,
     refund_amount_for,
@@ -36,6 +33,8 @@ from mercato.orders.services import (
 from mercato.payments import PaymentInfo
 
 from .balance import balance_due
+from .notify import notify_customer
+from .refunds import apply_refund, record_refund
 
 
 class BadChange(OrderError):
@@ -376,7 +375,7 @@ def refund_order(
     with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
         row = session.get(m.Refund, refund_id, with_for_update=True)
         if row.status == "pending":  # not if reconcile recorded it meanwhile
-            ledger.record_refund(session, row, result)
+            record_refund(session, row, result)
     if row.status == "failed":
         raise OrderError(f"The refund was refused by the payment provider: {row.last_error}")
     if row.status == "pending":

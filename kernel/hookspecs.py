@@ -377,6 +377,16 @@ def mercato_order_placed(order):
 
 
 @hookspec
+def mercato_reconcile(registry, cutoff):
+    """``mercato reconcile`` runs (from cron): finish what a crash left of this plugin's
+    own work with a payment provider, as the kernel does for checkouts. Leave alone what
+    changed after ``cutoff`` (an aware ``datetime``): a request may still be on it.
+    Return ``{name: [what was finished]}`` (``"failures"``: messages for the operator),
+    or ``None``. Called for every plugin, outside any request; each item in a
+    transaction of its own, safe to run twice at once and again."""
+
+
+@hookspec
 def mercato_checkout_attempted(request, outcome, provider):
     """A shopper's submit of checkout ended (a repeat of a placed one is not counted):
     ``outcome`` is ``"placed"`` or ``"requires_action"`` (3-D Secure asked), both once

@@ -27,7 +27,7 @@ ENTRY_POINT_GROUP = "mercato.plugins"
 # the storefront's checkout and order pages, the checkout's JSON API and the admin,
 # which ``no:NAME`` in ``mercato.plugins`` switches off (a headless shop:
 # ``no:storefront``) or a plugin of the shop's own may replace.
-ESSENTIAL_PLUGINS = ("ops",)
+ESSENTIAL_PLUGINS = ("ops", "aftersale")
 DEFAULT_PLUGINS = ("accounts", "storefront", "api", "admin")
 DISABLE_PREFIX = "no:"
 

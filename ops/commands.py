@@ -202,9 +202,10 @@ def cmd_reconcile(args, env) -> int:
             f"{len(report.captured)} order(s) captured, "
             f"{len(report.marked_paid)} marked paid, "
             f"{len(report.cancelled)} abandoned order(s) cancelled, "
-            f"{len(report.refunds_finished)} refund(s) confirmed, "
-            f"{len(report.refunds_applied)} applied, "
-            f"{len(report.failed)} failure(s)"
+            + "".join(
+                f"{len(done)} {name.replace('_', ' ')}, " for name, done in report.plugins.items()
+            )
+            + f"{len(report.failed)} failure(s)"
         )
         for failure in report.failed:
             print(f"  failed: {failure}")

@@ -138,17 +138,3 @@ def mark(engine, payment_id: int, status: str, error: str | None = None) -> None
             .where(m.Payment.id == payment_id)
             .values(status=status, last_error=error and error[:ERROR_LENGTH], updated_at=func.now())
         )
-
-
-def record_refund(session: Session, refund: m.Refund, result: PaymentResult) -> None:
-    """Write the provider's answer to the ``pending`` ``refund`` (its row locked by the
-    caller) on it and its payment: ``succeeded`` with the money counted on the payment,
-    ``failed``, or still ``pending`` when unanswered (reconcile asks again)."""
-    if result.status == "refunded":
-        refund.status, refund.reference = "succeeded", result.reference
-        payment = session.get(m.Payment, refund.payment_id, with_for_update=True)
-        payment.amount_refunded += refund.amount
-    elif result.status == "failed":
-        refund.status, refund.last_error = "failed", result.message
-    else:
-        refund.last_error = result.message[:ERROR_LENGTH] or "no answer"

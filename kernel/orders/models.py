@@ -361,9 +361,10 @@ class Refund(Base):
     # A refund of an amount that names no line nor the shipping (a goodwill gesture): the
     # shop gives it, the customer is never asked to pay it back in a balance.
     goodwill: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    # What the refund does to its order (``services.apply_refund``), written before the
-    # provider is asked: ``{"lines": {sku: n}, "cancel": {sku: n}, "restock": {sku: n},
-    # "shipping": bool, "notify": bool}``; ``applied`` once the order shows it.
+    # What the refund does to its order (``mercato.aftersale.refunds.apply_refund``),
+    # written before the provider is asked: ``{"lines": {sku: n}, "cancel": {sku: n},
+    # "restock": {sku: n}, "shipping": bool, "notify": bool}``; ``applied`` once the
+    # order shows it.
     effects: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

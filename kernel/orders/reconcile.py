@@ -8,10 +8,9 @@ checkout, so that no shopper's money stays held without an order ("zombie paymen
   recorded → marked paid without asking the provider to capture again;
 * an order that waited too long for 3-D Secure → its authorization voided, the order
   cancelled and its stock put back;
-* a refund whose process died while the provider answered → asked again with its own
-  key (the provider finds the refund it made, or makes it now: never two), recorded;
-* a refund the provider made whose request then failed → applied to its order (units
-  refunded, stock put back, the status), as that request would have.
+* and whatever plugins finish of their own (``mercato_reconcile``): the aftersale
+  plugin's refunds whose provider's answer was lost, or whose request failed after the
+  provider refunded.
 
 Each item is handled in a transaction of its own that locks its row with ``SKIP
 LOCKED``, so two runs at once (cron overlapping itself) never handle the same payment
@@ -42,9 +41,9 @@ class Report:
     captured: list[str] = field(default_factory=list)
     marked_paid: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
-    refunds_finished: list[int] = field(default_factory=list)
-    refunds_applied: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    # What plugins finished (``mercato_reconcile``), by name: ``{"applied_refunds": […]}``.
+    plugins: dict[str, list] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -52,8 +51,7 @@ class Report:
             "captured_orders": self.captured,
             "marked_paid_orders": self.marked_paid,
             "cancelled_orders": self.cancelled,
-            "finished_refunds": self.refunds_finished,
-            "applied_refunds": self.refunds_applied,
+            **self.plugins,
             "failures": self.failed,
         }
 
@@ -81,8 +79,10 @@ def reconcile(
     if settings["mercato.capture"] == "checkout":
         _capture_committed(registry, grace_cutoff, report)
     _cancel_abandoned(registry, action_cutoff, report)
-    _finish_pending_refunds(registry, grace_cutoff, report)
-    _apply_refunds_left(registry, report)
+    for done in registry.hooks.mercato_reconcile(registry=registry, cutoff=grace_cutoff):
+        report.failed.extend(done.pop("failures", ()))
+        for name, handled in done.items():
+            report.plugins.setdefault(name, []).extend(handled)
     return report
 
 
@@ -200,65 +200,3 @@ def _cancel_abandoned(registry, cutoff: datetime, report: Report) -> None:
             continue
         report.cancelled.append(order.number)
         log.info("reconcile: cancelled abandoned order %s", order.number)
-
-
-def _finish_pending_refunds(registry, cutoff: datetime, report: Report) -> None:
-    """A refund row still ``pending`` after the grace period: its process died between
-    committing it and recording the provider's answer. Asked again, under its row lock
-    (the request records its answer only under it too) with its own idempotency key,
-    and the answer recorded; unanswered, it stays pending (in flight) and is reported."""
-    candidates = _ids(
-        registry,
-        select(m.Refund.id)
-        .where(m.Refund.status == "pending", m.Refund.created_at < cutoff)
-        .order_by(m.Refund.id),
-    )
-    for refund_id in candidates:
-        with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
-            refund = session.scalars(
-                select(m.Refund)
-                .where(m.Refund.id == refund_id, m.Refund.status == "pending")
-                .with_for_update(skip_locked=True)
-            ).first()
-            if refund is None:
-                continue
-            payment = session.get(m.Payment, refund.payment_id)
-            amount = Money(refund.amount, payment.currency)
-            result = payments.refund(registry, PaymentInfo.of(payment), amount, refund_id)
-            ledger.record_refund(session, refund, result)
-            if refund.status == "pending":
-                report.failed.append(f"refund {refund_id}: no answer ({refund.last_error})")
-                continue
-            if refund.status == "failed":
-                report.failed.append(f"refund {refund_id}: refused ({refund.last_error})")
-                continue
-        report.refunds_finished.append(refund_id)
-        log.info("reconcile: refund %s confirmed by %s", refund_id, payment.provider)
-
-
-def _apply_refunds_left(registry, report: Report) -> None:
-    """No grace period: the request that made a refund holds its order's row lock
-    until it ends, so an order this finds unlocked has no request still applying it."""
-    candidates = _ids(
-        registry,
-        select(m.Refund.id)
-        .where(m.Refund.status == "succeeded", m.Refund.applied.is_(False))
-        .order_by(m.Refund.id),
-    )
-    for refund_id in candidates:
-        with Session(registry.db_engine, expire_on_commit=False) as session, session.begin():
-            refund = session.get(m.Refund, refund_id)
-            order = session.scalars(
-                select(m.Order)
-                .where(m.Order.id == refund.order_id)
-                .with_for_update(key_share=True, skip_locked=True)
-                .execution_options(populate_existing=True)
-            ).first()
-            if order is None:
-                continue
-            session.refresh(refund)
-            if refund.applied:
-                continue
-            services.apply_refund(registry, session, order, refund)
-            report.refunds_applied.append(refund_id)
-            log.info("reconcile: applied refund %s to order %s", refund_id, order.number)

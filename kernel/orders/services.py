@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from .. import payments
 from ..capabilities import has_route
 from ..money import Money
-from ..outbox import enqueue
 from ..payments import PaymentInfo
 from ..pricing import Destination, Line
 from . import ledger
@@ -339,70 +338,3 @@ def cancel_order(registry, dbsession, order: m.Order, *, actor: str, reason: str
                 raise OrderError(f"The payment could not be cancelled: {why}")
             record_result(registry, payment, result)
     payment_lost(order, hooks=registry.hooks, dbsession=dbsession, actor=actor, reason=reason)
-
-
-# ---------------------------------------------------------------------------
-# A refund's effects on its order
-# ---------------------------------------------------------------------------
-
-
-def apply_refund(registry, dbsession, order: m.Order, refund: m.Refund) -> None:
-    """Give ``order`` what the succeeded ``refund`` returned, once (``applied``): the
-    money counted, the units of ``effects["lines"]`` refunded and of ``["cancel"]``
-    cancelled, the shipping, the stock of ``["restock"]`` put back, the status, the
-    customer's email (``["notify"]``), then ``mercato_order_refunded`` (and
-    ``mercato_order_changed`` for cancelled units).
-
-    Called holding the order's row lock, in the transaction that records it: the
-    refund's own request, or — when that request failed after the provider refunded —
-    its retry, a request with the same key, or reconcile. Units another operation took
-    meanwhile are not counted twice: each line gives at most what it has left."""
-    if refund.applied or refund.status != "succeeded":
-        return
-    effects = refund.effects or {}
-    lines = fresh_lines(dbsession, order)
-    order.amount_refunded += refund.amount
-    for line, units in _spread(lines, effects.get("lines", {}), charged_units):
-        line.quantity_refunded += units
-    cancelled = effects.get("cancel", {})
-    for line, units in _spread(lines, cancelled, lambda line: line.quantity_to_ship):
-        line.quantity_cancelled += units
-    order.shipping_refunded = order.shipping_refunded or bool(effects.get("shipping"))
-    new = m.REFUNDED if order.amount_refunded >= order.amount_captured else m.PARTIALLY_REFUNDED
-    hooks = registry.hooks
-    change_status(order, new, hooks=hooks, actor=refund.actor, reason=refund.reason or "refund")
-    restock = effects.get("restock", {})
-    put_back(hooks, dbsession, _spread(lines, restock, lambda line: line.quantity_restockable))
-    refund.applied = True
-    if effects.get("notify"):
-        amount = order.money(refund.amount).to_json()
-        notify_customer(dbsession, "order.refunded", order, amount=amount)
-    hooks.mercato_order_refunded(order=order, refund=refund)
-    if cancelled:
-        change = {"kind": "lines_cancelled", "lines": dict(cancelled), "refund": refund}
-        hooks.mercato_order_changed(order=order, change=change)
-
-
-def _spread(lines, units: Mapping[str, int], left) -> list[tuple[m.OrderLine, int]]:
-    """``units`` (``{sku: n}``) over the lines of each SKU in turn, at most ``left(line)``
-    from each line."""
-    plan = []
-    for sku, wanted in units.items():
-        for line in lines:
-            taken = min(wanted, left(line)) if line.sku == sku else 0
-            if taken > 0:
-                plan.append((line, taken))
-                wanted -= taken
-    return plan
-
-
-def notify_customer(dbsession, event: str, order: m.Order, **details) -> None:
-    """Queue the customer's email about ``order`` in the same transaction as the change."""
-    payload = {
-        "email": order.email,
-        "number": order.number,
-        "customer_name": (order.shipping_address or {}).get("name", ""),
-        "total": order.total.to_json(),
-        **details,
-    }
-    enqueue(dbsession, event, payload)

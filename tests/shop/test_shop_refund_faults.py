@@ -94,7 +94,10 @@ def test_a_request_that_failed_after_the_provider_refunded_is_finished_by_reconc
     first = reconcile(faulty_shop.app.registry)
     second = reconcile(faulty_shop.app.registry)
 
-    assert (first.refunds_applied, second.refunds_applied) == ([refund.id], [])
+    assert (first.plugins["applied_refunds"], second.plugins["applied_refunds"]) == (
+        [refund.id],
+        [],
+    )
     [order] = all_orders(dbsession)
     assert (order.amount_refunded, order.status) == (1250, m.PARTIALLY_REFUNDED)
     assert [line.quantity_refunded for line in order.lines] == [1]
@@ -127,11 +130,11 @@ def test_a_client_retrying_with_its_idempotency_key_after_a_failure_finds_the_re
     assert (order.amount_refunded, order.status) == (1250, m.PARTIALLY_REFUNDED)
     assert [line.quantity_refunded for line in order.lines] == [1]
     assert provider_refunds(faulty_shop, order) == [1250]
-    assert reconcile(faulty_shop.app.registry).refunds_applied == []
+    assert reconcile(faulty_shop.app.registry).plugins["applied_refunds"] == []
 
 
 @pytest.mark.parametrize("lost", ["after", "before"])
-def test_a_refund_whose_answer_was_lost_stays_pending_until_reconcile_confirms_it_once(
+def test_mercato_reconcile_confirms_once_a_refund_whose_answer_was_lost(
     faulty_shop, paid_order, staff, dbsession, lost
 ):
     refund_faults.LOST.append(lost)
@@ -147,13 +150,20 @@ def test_a_refund_whose_answer_was_lost_stays_pending_until_reconcile_confirms_i
     assert (order.amount_refunded, order.status) == (0, m.PAID), "the order does not show it"
     [refund] = dbsession.query(m.Refund).all()
     assert (refund.status, refund.applied) == ("pending", False)
-    assert reconcile(faulty_shop.app.registry).refunds_finished == [], "within its grace"
+    assert reconcile(faulty_shop.app.registry).plugins["finished_refunds"] == [], "within its grace"
 
     first = reconcile(faulty_shop.app.registry, grace=0)
     second = reconcile(faulty_shop.app.registry, grace=0)
 
-    assert (first.refunds_finished, first.refunds_applied) == ([refund.id], [refund.id])
-    assert (second.refunds_finished, second.refunds_applied, second.failed) == ([], [], [])
+    assert (first.plugins["finished_refunds"], first.plugins["applied_refunds"]) == (
+        [refund.id],
+        [refund.id],
+    )
+    assert (
+        second.plugins["finished_refunds"],
+        second.plugins["applied_refunds"],
+        second.failed,
+    ) == ([], [], [])
     [order] = all_orders(dbsession)
     assert provider_refunds(faulty_shop, order) == [1250], "one refund at Stripe"
     assert (order.amount_refunded, order.status) == (1250, m.PARTIALLY_REFUNDED)
