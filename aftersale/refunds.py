@@ -37,7 +37,11 @@ def record_refund(session: Session, refund: m.Refund, result: PaymentResult) -> 
     ``failed``, or still ``pending`` when unanswered (reconcile asks again)."""
     if result.status == "refunded":
         refund.status, refund.reference = "succeeded", result.reference
-        payment = session.get(m.Payment, refund.payment_id, with_for_update=True)
+        # Read again under the lock: another refund of this payment may have counted
+        # its money since this session first loaded it (reconcile's does).
+        payment = session.get(
+            m.Payment, refund.payment_id, with_for_update=True, populate_existing=True
+        )
         payment.amount_refunded += refund.amount
     elif result.status == "failed":
         refund.status, refund.last_error = "failed", result.message

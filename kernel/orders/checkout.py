@@ -253,24 +253,28 @@ def place_order(request, method_code: str, details, expected_total=None) -> Plac
     try:
         placed = _place_order(request, method_code, details, expected_total)
     except CheckoutError as exc:
-        method = next((m_ for m_ in payment_methods(request) if m_.code == method_code), None)
-        _attempted(request, exc.outcome, method and method.provider)
+        _attempted(request, exc.outcome, lambda: _provider_of(request, method_code))
         raise
     if not placed.repeated:
         outcome = "requires_action" if placed.requires_action else "placed"
         provider = placed.payment.provider if placed.payment else None
         request.tm.get().addAfterCommitHook(
-            lambda committed: committed and _attempted(request, outcome, provider)
+            lambda committed: committed and _attempted(request, outcome, lambda: provider)
         )
     return placed
 
 
-def _attempted(request, outcome: str, provider: str | None) -> None:
+def _provider_of(request, method_code: str) -> str | None:
+    return next((m_.provider for m_ in payment_methods(request) if m_.code == method_code), None)
+
+
+def _attempted(request, outcome: str, provider) -> None:
+    """Tell the plugins; ``provider()`` is asked here, where nothing it raises escapes."""
     try:
         request.hooks.mercato_checkout_attempted(
-            request=request, outcome=outcome, provider=provider
+            request=request, outcome=outcome, provider=provider()
         )
-    except Exception:  # counting must never change what the shopper is told
+    except Exception:  # counting never changes what the shopper is told
         log.exception("mercato_checkout_attempted failed")
 
 

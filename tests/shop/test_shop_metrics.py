@@ -21,10 +21,15 @@ def test_mercato_checkout_attempted_counts_each_outcome_and_refused_payments(
     before = counts(demo_shopper)
 
     demo_shopper.buy({"TEE": 1}, number=CARD_DECLINED, status=402)
+    unknown = demo_shopper.app.post(
+        "/checkout/payment", {"method": "cash", "csrf_token": demo_shopper.token}, status="*"
+    )
+    assert unknown.status_int == 400 and "choose a way to pay" in unknown.text
     demo_shopper.pay()  # another card: placed
+    demo_shopper.pay(status="*")  # the cart is empty now
     [order] = all_orders(dbsession)
 
     after = counts(demo_shopper)
     delta = {name: after[name] - before[name] for name in after}
-    assert delta == {"placed": 1, "declined": 1, "cart": 0, "invalid": 0, "stripe_failures": 1}
+    assert delta == {"placed": 1, "declined": 1, "cart": 1, "invalid": 1, "stripe_failures": 1}
     assert order.status == "paid"
