@@ -5,7 +5,7 @@ from pyramid.view import view_config
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mercato import error_response, safe_next
+from mercato import admin_available, error_response, safe_next
 
 from . import services
 from .models import PERCENT, DiscountCode
@@ -72,12 +72,20 @@ def api_current_code(request):
 # ---------------------------------------------------------------------------
 
 
+def _require_admin_pages(request) -> None:
+    # The pages extend the admin's layout: in a shop without the admin plugin
+    # (``no:admin``) they do not exist, rather than fail to render.
+    if not admin_available(request):
+        raise HTTPNotFound()
+
+
 @view_config(
     route_name="promotions_staff",
     permission="promotions.manage",
     renderer="promotions/staff_list.jinja2",
 )
 def staff_list(request):
+    _require_admin_pages(request)
     codes = request.dbsession.scalars(select(DiscountCode).order_by(DiscountCode.code)).all()
     return {"codes": codes}
 
@@ -135,6 +143,7 @@ def _form_page(request, promo: DiscountCode | None):
     request_method=("GET", "POST"),
 )
 def staff_new(request):
+    _require_admin_pages(request)
     return _form_page(request, None)
 
 
@@ -145,6 +154,7 @@ def staff_new(request):
     request_method=("GET", "POST"),
 )
 def staff_edit(request):
+    _require_admin_pages(request)
     promo = request.dbsession.get(DiscountCode, int(request.matchdict["id"]))
     if promo is None:
         raise HTTPNotFound()

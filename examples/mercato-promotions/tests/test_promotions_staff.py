@@ -119,3 +119,10 @@ def test_staff_edits_a_code_but_cannot_limit_it_below_its_uses(staff, dbsession)
 
 def test_unknown_code_page_is_a_404(staff):
     staff.get("/admin/promotions/999999", status=404)
+
+
+@pytest.mark.parametrize("path", ["/admin/promotions", "/admin/promotions/new"])
+def test_staff_pages_do_not_exist_in_a_shop_without_the_admin(make_test_app, staff_user, path):
+    app = make_test_app(plugins=["promotions", "no:admin"])
+    login(app, staff_user.email)
+    assert app.get(path, status="*").status_int == 404
