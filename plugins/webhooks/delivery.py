@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from .models import DEAD, DELIVERED, PENDING, Attempt, Delivery, Endpoint
@@ -53,6 +53,32 @@ def deliver_due(registry, now: datetime, event_id: str | None = None) -> int:
     while attempted < BATCH and _deliver_next(registry, now, event_id):
         attempted += 1
     return attempted
+
+
+def prune(registry, now: datetime) -> int:
+    """Delete events older than ``keep_days`` with no delivery still pending, their
+    deliveries and delivery logs with them (``ON DELETE CASCADE``): a batch at a time,
+    looked for once an hour, or on the next pass while a backlog fills whole batches."""
+    if now < getattr(registry, PRUNE_DUE, now):
+        return 0
+    cutoff = now - timedelta(days=settings_of(registry)["keep_days"])
+    with registry.db_engine.begin() as connection:
+        params = {"cutoff": cutoff, "pending": PENDING, "batch": PRUNE_BATCH}
+        deleted = connection.execute(PRUNE, params).rowcount
+    setattr(registry, PRUNE_DUE, now if deleted == PRUNE_BATCH else now + PRUNE_EVERY)
+    return deleted
+
+
+# By physical position, not id (random) nor created_at (no index): the oldest rows are
+# near the start of the heap, where the scan finds a batch and stops.
+PRUNE = text(
+    "DELETE FROM webhooks_events WHERE ctid IN (SELECT e.ctid FROM webhooks_events e"
+    " WHERE e.created_at < :cutoff AND NOT EXISTS (SELECT 1 FROM webhooks_deliveries d"
+    " WHERE d.event_id = e.id AND d.status = :pending) LIMIT :batch)"
+)
+PRUNE_BATCH = 1_000
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_DUE = "mercato_webhooks_prune_due"  # on the registry: when to look again
 
 
 def _deliver_next(registry, now: datetime, event_id: str | None) -> bool:

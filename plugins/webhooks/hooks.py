@@ -1,6 +1,7 @@
 """The webhooks plugin's hook implementations (its entry point): the events it
 records, inside the transaction of each change, and their delivery after the commit
-(``mercato_notify``) and by ``mercato worker`` (``mercato_worker_pass``)."""
+(``mercato_notify``) and by ``mercato worker`` (``mercato_worker_pass``), which also
+deletes events older than ``mercato.webhooks.keep_days``."""
 
 from pathlib import Path
 
@@ -93,4 +94,4 @@ def mercato_notify(event, payload, registry):
 
 @hookimpl
 def mercato_worker_pass(registry, now):
-    return delivery.deliver_due(registry, now)
+    return delivery.deliver_due(registry, now) + delivery.prune(registry, now)

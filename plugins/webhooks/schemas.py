@@ -39,6 +39,13 @@ class Settings(colander.MappingSchema):
         validator=colander.Range(1, 7 * DAY),
         description="seconds after the event when a delivery still failing is dead",
     )
+    keep_days = colander.SchemaNode(
+        colander.Int(),
+        missing=30,
+        validator=colander.Range(1, 3650),
+        description="days an event and its delivery log are kept once no delivery is "
+        "pending (mercato worker deletes older ones)",
+    )
     allow_private_targets = colander.SchemaNode(
         colander.Boolean(),
         missing=False,
