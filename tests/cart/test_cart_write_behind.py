@@ -144,8 +144,8 @@ class HttpShopper:
         while not stop.is_set():
             try:
                 status, data = self.request("POST", "/api/cart/lines", {"sku": SKU, "quantity": 1})
-            except OSError:
-                return  # the shop is gone
+            except (OSError, http.client.HTTPException):
+                return  # the shop is gone (killed mid-answer: an incomplete read)
             if status != 200:
                 return  # Redis is gone: the shop answers 503
             self.acknowledged.append((time.monotonic(), json.loads(data)["count"]))
