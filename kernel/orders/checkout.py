@@ -253,7 +253,9 @@ def place_order(request, method_code: str, details, expected_total=None) -> Plac
     try:
         placed = _place_order(request, method_code, details, expected_total)
     except CheckoutError as exc:
-        _attempted(request, exc.outcome, lambda: _provider_of(request, method_code))
+        _attempted(
+            request, exc.outcome, lambda: getattr(_offered(request, method_code), "provider", None)
+        )
         raise
     if not placed.repeated:
         outcome = "requires_action" if placed.requires_action else "placed"
@@ -262,10 +264,6 @@ def place_order(request, method_code: str, details, expected_total=None) -> Plac
             lambda committed: committed and _attempted(request, outcome, lambda: provider)
         )
     return placed
-
-
-def _provider_of(request, method_code: str) -> str | None:
-    return next((m_.provider for m_ in payment_methods(request) if m_.code == method_code), None)
 
 
 def _attempted(request, outcome: str, provider) -> None:
@@ -296,9 +294,12 @@ def _place_order(request, method_code: str, details, expected_total) -> Placed:
     return _placed(request, order, payment)  # 4. and 5. follow the commit
 
 
+def _offered(request, code: str) -> PaymentMethod | None:
+    return next((method for method in payment_methods(request) if method.code == code), None)
+
+
 def _method(request, code: str) -> PaymentMethod:
-    method = next((method for method in payment_methods(request) if method.code == code), None)
-    if method is None:
+    if (method := _offered(request, code)) is None:
         raise CheckoutError("Please choose a way to pay.", field="method")
     return method
 
