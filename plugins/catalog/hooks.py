@@ -39,11 +39,12 @@ def mercato_migration_folders():
 def mercato_configure(config):
     registry = config.registry
     registry.catalog_storage = make_storage(registry.settings["mercato.catalog"])
-    # Cached pages go stale on catalog changes made through the app's sessions (and
-    # only theirs: another app in the same process watches its own).
+    # Cached pages and the facts a session read go stale on catalog changes made through
+    # the app's sessions (and only theirs: another app in the same process watches its own).
     for session_factory in (registry.dbsession_factory, registry.read_dbsession_factory):
         if session_factory is not None:
             pagetags.listen(session_factory)
+            facts.watch_sessions_of(session_factory)
     config.add_jinja2_search_path("mercato_catalog:templates", name=".jinja2")
     config.add_static_view("static/catalog", "mercato_catalog:static", cache_max_age=3600)
 
