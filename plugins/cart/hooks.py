@@ -4,13 +4,14 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from mercato import hookimpl, make_engine
+from mercato import hookimpl, make_engine, registry_of
 
 from . import cli, openapi, schemas, slots
 from .services import CatalogAnswers, ShopperCart
 from .store import CartStore
 
 DAY = 24 * 3600
+EPOCH_PENDING = "mercato_cart.epoch_pending"  # in a session's info: raised at its commit
 
 
 @hookimpl
@@ -70,6 +71,23 @@ def mercato_user_logged_in(request, user):
 @hookimpl
 def mercato_cart_lines(request):
     return request.cart.lines()
+
+
+@hookimpl
+def mercato_product_changed(dbsession):
+    """Once the change commits, every process's adds forget what the catalog told them
+    (``store.CATALOG_EPOCH_KEY``). A script's own session belongs to no app: its
+    changes reach adds after ``catalog_cache_seconds``."""
+    registry = registry_of(dbsession)
+    if registry is None or dbsession.info.get(EPOCH_PENDING):
+        return
+    dbsession.info[EPOCH_PENDING] = True
+
+    def committed(session) -> None:
+        session.info.pop(EPOCH_PENDING, None)
+        registry.cart_store.catalog_changed()
+
+    event.listen(dbsession, "after_commit", committed, once=True)
 
 
 @hookimpl

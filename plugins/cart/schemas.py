@@ -24,12 +24,13 @@ class Settings(colander.MappingSchema):
     )
     catalog_cache_seconds = colander.SchemaNode(
         colander.Float(),
-        missing=2.0,
+        missing=10.0,
         validator=colander.Range(min=0, max=60),
         description=(
             "how long a process keeps the price, stock and name the catalog gave for a SKU "
             "to answer adds and quantity changes (0: ask every time); any commit of the "
-            "process forgets them at once, the cart page and checkout always ask"
+            "process and a product changed by any process forget them at once, the cart "
+            "page and checkout always ask"
         ),
     )
     max_lines = colander.SchemaNode(

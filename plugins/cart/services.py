@@ -124,7 +124,7 @@ class ShopperCart:
         self._stored: StoredCart | None = None
         # What the catalog answered lately, for the changes a shopper makes (an add
         # asks no catalog query while its SKU's answers are kept); never for reads.
-        self._answers: CatalogAnswers | None = (
+        self._kept: CatalogAnswers | None = (
             request.registry.cart_answers if request.method != "GET" else None
         )
         self._changed: list[StoredCart] = []
@@ -192,8 +192,20 @@ class ShopperCart:
     def stored(self) -> StoredCart:
         if self._stored is None:
             cart_id = self.cart_id
-            self._stored = self.store.load(cart_id) if cart_id else StoredCart("")
+            if self._kept is not None:
+                # The catalog's epoch comes with the cart: kept answers older than a
+                # product change made anywhere are forgotten before they are used.
+                self._stored, epoch = self.store.load_with_epoch(cart_id)
+                self._kept.check_epoch(epoch)
+            else:
+                self._stored = self.store.load(cart_id) if cart_id else StoredCart("")
         return self._stored
+
+    @property
+    def _answers(self) -> "CatalogAnswers | None":
+        if self._kept is not None:
+            self.stored  # noqa: B018 (reads the catalog's epoch with the cart)
+        return self._kept
 
     @property
     def count(self) -> int:
@@ -503,9 +515,11 @@ class CatalogAnswers:
     process for ``mercato.cart.catalog_cache_seconds`` to answer the changes shoppers
     make to their carts: an add to a SKU asked about within that time runs no query.
 
-    So an add may see a price or a stock level that many seconds old when another
-    process changed it; a change committed by this process (a checkout taking stock,
-    an edit) forgets everything at once. Nothing is decided on these answers alone:
+    So an add may see a stock level that many seconds old when another process sold
+    some; a change committed by this process (a checkout taking stock, an edit) forgets
+    everything at once, and a product changed anywhere (``mercato_product_changed``)
+    raises the catalog epoch in Redis, which each process reads with the cart and
+    forgets everything on a new value. Nothing is decided on these answers alone:
     Redis caps the line again, the cart page asks the catalog afresh (and shows a price
     that changed since), and checkout re-prices and reserves stock under a lock.
     """
@@ -515,6 +529,7 @@ class CatalogAnswers:
         self.max_entries = max_entries
         self._items: dict = {}
         self._by_quantity: bool | None = None
+        self._epoch: bytes | None = None
 
     def prices_by_quantity(self, hooks) -> bool:
         """Whether any ``mercato_unit_price`` implementation takes the ``quantity``
@@ -540,6 +555,12 @@ class CatalogAnswers:
 
     def forget(self, *_args) -> None:
         self._items = {}
+
+    def check_epoch(self, epoch: bytes | None) -> None:
+        """Forget everything if the catalog changed since the last epoch seen."""
+        if epoch != self._epoch:
+            self._items = {}
+            self._epoch = epoch
 
 
 def _short_of_stock(available: int) -> str:

@@ -130,6 +130,13 @@ def restored_version(version: int) -> int:
     return (version // EPOCH + 1) * EPOCH
 
 
+# Raised (INCR) after a commit that changed a product (``mercato_product_changed``):
+# every process forgets what the catalog told it (``services.CatalogAnswers``) when it
+# reads a cart and finds another value, so a price edit reaches every process's adds at
+# once, not after ``catalog_cache_seconds``.
+CATALOG_EPOCH_KEY = "mercato:cart:catalog-epoch"
+
+
 def redis_key(cart_id: str) -> str:
     return f"cart:{{{cart_id}}}"
 
@@ -269,10 +276,31 @@ class CartStore:
 
     def load(self, cart_id: str) -> StoredCart:
         """The cart from Redis, or restored from its backup when Redis lost it."""
-        fields = self.redis.hgetall(redis_key(cart_id))
+        return self._found(cart_id, self.redis.hgetall(redis_key(cart_id)))
+
+    def load_with_epoch(self, cart_id: str | None) -> tuple[StoredCart, bytes | None]:
+        """The cart (an empty one without ``cart_id``) and the catalog epoch, read in
+        one round trip."""
+        if not cart_id:
+            return StoredCart(""), self.redis.get(CATALOG_EPOCH_KEY)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(redis_key(cart_id))
+        pipe.get(CATALOG_EPOCH_KEY)
+        fields, epoch = pipe.execute()
+        return self._found(cart_id, fields), epoch
+
+    def _found(self, cart_id: str, fields) -> StoredCart:
         if fields:
             return StoredCart.from_redis(cart_id, fields)
         return self._restore_from_backup(cart_id)
+
+    def catalog_changed(self) -> None:
+        """Have every process forget the catalog's answers (best effort: without Redis,
+        they are forgotten after ``catalog_cache_seconds``)."""
+        try:
+            self.redis.incr(CATALOG_EPOCH_KEY)
+        except redis.RedisError as exc:
+            log.warning("could not tell other processes the catalog changed: %s", exc)
 
     def _restore_from_backup(self, cart_id: str) -> StoredCart:
         # A snapshot this process has not written yet is newer than PostgreSQL's. Asked

@@ -1,12 +1,14 @@
 """An add to the cart asks the catalog nothing while the process keeps its answers for
 the SKU (``mercato.cart.catalog_cache_seconds``); a commit of the process forgets them,
-and the cart page always asks afresh. With the real catalog and PostgreSQL."""
+so does a product changed by any process (the catalog epoch in Redis), and the cart page
+always asks afresh. With the real catalog, PostgreSQL and Redis."""
 
 import pytest
 import webtest
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
+from mercato.testing import csrf_token, login
 from mercato_catalog.models import Product, Variant
 from tests.cart.conftest import PLUGINS as CART_PLUGINS
 from tests.cart.conftest import Shopper
@@ -83,3 +85,25 @@ def test_the_cart_page_asks_the_catalog_afresh(make_test_app, lamp, db_engine):
     # … the cart page and checkout never are.
     line = shopper.cart()["lines"][0]
     assert (line["available"], line["problems"]) == (0, ["Sold out: remove it to continue."])
+
+
+def test_a_product_changed_in_another_process_is_forgotten_at_the_next_add(
+    make_test_app, lamp, staff_user
+):
+    """Two apps on the same PostgreSQL and Redis stand for two processes. Staff change
+    the lamp's price through one (the staff API: ``mercato_product_changed``); the other
+    kept its answers for a minute, yet its next add is priced anew."""
+    shop = make_test_app(plugins=PLUGINS, **KEPT)
+    shopper = Shopper(shop)
+    assert shopper.add(lamp).json["lines"][0]["unit_price"]["amount"] == 3900
+
+    staff = make_test_app(plugins=PLUGINS, **KEPT)
+    login(staff, staff_user.email)
+    staff.patch_json(
+        "/api/staff/products/desk-lamp",
+        {"variants": [{"sku": lamp, "price": "45.00"}]},
+        headers={"X-CSRF-Token": csrf_token(staff)},
+    )
+
+    line = shopper.add(lamp).json["lines"][0]
+    assert (line["quantity"], line["unit_price"]["amount"]) == (2, 4500)
