@@ -135,9 +135,8 @@ def includeme(config):
         sessionmaker(bind=make_engine(settings, read_url, "replica")) if read_url else None
     )
     config.registry.request_dbsession_factory = _request_factory(config.registry.dbsession_factory)
-    config.registry.request_read_dbsession_factory = read_url and _request_factory(
-        config.registry.read_dbsession_factory
-    )
+    replica = config.registry.read_dbsession_factory
+    config.registry.request_read_dbsession_factory = replica and _request_factory(replica)
     config.registry.replica_down_until = 0.0
     config.add_request_method(_dbsession, "dbsession", reify=True)
     config.add_request_method(_read_dbsession, "read_dbsession", reify=True)

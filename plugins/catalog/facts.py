@@ -103,7 +103,7 @@ def facts(dbsession, skus) -> dict[str, SkuFacts | None]:
 
 
 def _read(dbsession, skus: list[str]):
-    """``query``'s rows: through the session once its transaction has begun (anything
+    """The rows of ``skus``: through the session once its transaction has begun (anything
     loaded or added: its own changes must show), or when it is bound to a connection (a
     test's); otherwise on a connection of the pool in autocommit, returned at once. An
     add to cart, a page that only reads: one round trip, not BEGIN, SELECT and ROLLBACK
