@@ -85,10 +85,13 @@ def make_engine(settings: dict, url: str | None = None, role: str = "primary") -
     )
 
 
-def _joined(request, session: Session) -> Session:
-    """``session`` joined to pyramid_tm: commit when the request succeeds, else abort.
-    (By its factory, ``_request_factory``, unless ``tm.manager_hook`` says otherwise.)"""
-    if request.tm is not transaction.manager:
+def _joined(request, factory: sessionmaker, joined: sessionmaker) -> Session:
+    """A session joined to pyramid_tm (commit if the request succeeds, else abort): from
+    ``joined`` with the thread's manager, else (``tm.manager_hook``) registered alone."""
+    if request.tm is transaction.manager:
+        session = joined()
+    else:
+        session = factory()
         register(session, transaction_manager=request.tm)
     session.info[TM_KEY] = request.tm
     request.add_finished_callback(lambda _request: session.close())
@@ -96,14 +99,17 @@ def _joined(request, session: Session) -> Session:
 
 
 def _dbsession(request) -> Session:
-    return _joined(request, request.registry.request_dbsession_factory())
+    registry = request.registry
+    return _joined(request, registry.dbsession_factory, registry.request_dbsession_factory)
 
 
 def _read_dbsession(request) -> Session:
     registry = request.registry
     if registry.read_dbsession_factory is None or time.monotonic() < registry.replica_down_until:
         return request.dbsession
-    session = _joined(request, registry.request_read_dbsession_factory())
+    session = _joined(
+        request, registry.read_dbsession_factory, registry.request_read_dbsession_factory
+    )
     try:
         session.connection()  # connect now, while the primary can still take over
     except OperationalError as exc:
@@ -114,8 +120,9 @@ def _read_dbsession(request) -> Session:
 
 
 def _request_factory(factory: sessionmaker) -> sessionmaker:
-    """``factory``'s, joined once (not 7 ``event.listen`` per session: 50 µs a request);
-    a subclass of its class: plugins listening on ``factory`` hear request sessions."""
+    """``factory``'s, joined once to the thread's manager (not 7 ``event.listen`` per
+    session: 50 µs a request); a subclass of its class, so what plugins listen to on
+    ``factory`` hears these sessions too."""
     joined = sessionmaker(class_=factory.class_, **factory.kw)
     register(joined, transaction_manager=transaction.manager)
     return joined
