@@ -127,6 +127,7 @@ class ShopperCart:
         self._kept: CatalogAnswers | None = (
             request.registry.cart_answers if request.method != "GET" else None
         )
+        self._epoch_read = False
         self._changed: list[StoredCart] = []
         self._hooked_txn = None
         self._stock: dict[str, int | None] = {}
@@ -192,20 +193,25 @@ class ShopperCart:
     def stored(self) -> StoredCart:
         if self._stored is None:
             cart_id = self.cart_id
-            if self._kept is not None:
+            if self._kept is not None and not self._epoch_read:
                 # The catalog's epoch comes with the cart: kept answers older than a
                 # product change made anywhere are forgotten before they are used.
                 self._stored, epoch = self.store.load_with_epoch(cart_id)
-                self._kept.check_epoch(epoch)
+                self._epoch_seen(epoch)
             else:
                 self._stored = self.store.load(cart_id) if cart_id else StoredCart("")
         return self._stored
 
     @property
     def _answers(self) -> "CatalogAnswers | None":
-        if self._kept is not None:
-            self.stored  # noqa: B018 (reads the catalog's epoch with the cart)
+        if self._kept is not None and not self._epoch_read:
+            # Asked before the cart was read (a login merging a guest's cart).
+            self._epoch_seen(self.store.catalog_epoch())
         return self._kept
+
+    def _epoch_seen(self, epoch: bytes | None) -> None:
+        self._kept.check_epoch(epoch)
+        self._epoch_read = True
 
     @property
     def count(self) -> int:

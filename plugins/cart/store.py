@@ -282,7 +282,7 @@ class CartStore:
         """The cart (an empty one without ``cart_id``) and the catalog epoch, read in
         one round trip."""
         if not cart_id:
-            return StoredCart(""), self.redis.get(CATALOG_EPOCH_KEY)
+            return StoredCart(""), self.catalog_epoch()
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(redis_key(cart_id))
         pipe.get(CATALOG_EPOCH_KEY)
@@ -293,6 +293,9 @@ class CartStore:
         if fields:
             return StoredCart.from_redis(cart_id, fields)
         return self._restore_from_backup(cart_id)
+
+    def catalog_epoch(self) -> bytes | None:
+        return self.redis.get(CATALOG_EPOCH_KEY)
 
     def catalog_changed(self) -> None:
         """Have every process forget the catalog's answers (best effort: without Redis,
