@@ -67,6 +67,24 @@ def test_a_customer_checkout_empties_the_cart_and_lists_the_order(
     assert (stock_of(dbsession, "TEE"), stock_of(dbsession, "MUG")) == (9, 8)
 
 
+def test_a_guest_who_logs_in_keeps_the_cart_and_buys_it_as_the_customer(
+    demo_shopper, customer_user, dbsession
+):
+    demo_shopper.add("TEE")
+    demo_shopper.add("MUG", 2)
+    demo_shopper.log_in(customer_user.email)
+    assert demo_shopper.cart() == {"TEE": 1, "MUG": 2}, "the guest's lines moved to the customer"
+
+    demo_shopper.address()
+    demo_shopper.pay()
+
+    [order] = all_orders(dbsession)
+    assert order.status == m.PAID and order.customer_id == customer_user.id
+    assert {line.sku: line.quantity for line in order.lines} == {"TEE": 1, "MUG": 2}
+    demo_shopper.app.post("/logout", {"csrf_token": demo_shopper.token}, status=303)
+    assert demo_shopper.cart() == {}, "logged out, the guest's old cart is not back"
+
+
 def test_a_customers_second_purchase_is_a_new_order_with_its_own_payment(
     demo_shopper, demo_shop, customer_user, dbsession
 ):
