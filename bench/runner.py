@@ -47,10 +47,16 @@ def show(result: Result, round_number: int) -> None:
         f"round {round_number} {result.name:10} {result.rps:8.0f} req/s  p50 {result.p50:7.1f}"
         f"  p95 {result.p95:7.1f}  p99 {result.p99:7.1f} ms  errors {result.errors}"
         f"  RSS {result.peak_rss / 2**20:5.0f} MB"
+        + (
+            f"  CPU {result.notes['server_cpu_us_per_request']} µs/req"
+            if "server_cpu_us_per_request" in result.notes
+            else ""
+        )
     )
     if "checkouts_per_s" in result.notes or "orders_per_s" in result.notes:
         orders = result.notes.get("checkouts_per_s", result.notes.get("orders_per_s"))
-        extra = {k: v for k, v in result.notes.items() if k.startswith(("place_order", "of_"))}
+        shown = ("place_order", "of_", "server_cpu")
+        extra = {k: v for k, v in result.notes.items() if k.startswith(shown)}
         say(f"    {orders} orders/s {extra}")
     if result.notes.get("errors_by_step"):
         say(f"    errors by step: {result.notes['errors_by_step']}")

@@ -129,6 +129,8 @@ def measure_wrk(name, server: Server, lines, connections, seconds, warmup, folde
     with PeakMemory(server.pids) as memory:
         result = wrk(name, server.url, lines, connections, seconds, folder)
     result.peak_rss = memory.peak
+    if result.requests:
+        result.notes["server_cpu_us_per_request"] = round(memory.cpu / result.requests * 1e6)
     return result
 
 
@@ -150,6 +152,10 @@ def measure_journey(
         result.notes["place_order_p95_ms"] = round(order.p95, 1)
         result.notes["place_order_p99_ms"] = round(order.p99, 1)
     result.notes["placed_total"] = stats.placed
+    if stats.placed:
+        # Over the whole run, warm-up included, as ``placed_total`` is: every order's
+        # journey (product page, add, checkout pages, payment) in the app's processes.
+        result.notes["server_cpu_ms_per_order"] = round(memory.cpu / stats.placed * 1e3, 1)
     if stats.examples:
         result.notes["error_examples"] = stats.examples
     return result

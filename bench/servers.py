@@ -3,6 +3,7 @@ and the peak memory of their processes.
 """
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -178,25 +179,56 @@ class Nginx(Server):
         stop(self.process, timeout=10)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU the process has used, or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 class PeakMemory:
-    """Samples the resident memory of a set of processes; ``peak`` is the largest sum."""
+    """Samples a set of processes: ``peak`` is the largest sum of their resident
+    memory, ``cpu`` the CPU seconds they used while it ran. CPU per request or per
+    order is what a change to the code moves; the rates move with the machine too (a
+    noisy neighbour, another core's load), CPU much less."""
 
     def __init__(self, pids, interval: float = 0.25):
         self.pids = pids  # a callable: workers may be replaced during a run
         self.interval = interval
         self.peak = 0
+        self._started: dict[int, float] = {}
+        self._latest: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def cpu(self) -> float:
+        return sum(used - self._started.get(pid, 0.0) for pid, used in self._latest.items())
+
+    def _sample(self) -> None:
+        for pid in self.pids():
+            used = cpu_seconds(pid)
+            if used is not None:
+                self._latest[pid] = used
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, sum(rss_bytes(pid) for pid in self.pids()))
+            self._sample()
             self._stop.wait(self.interval)
 
     def __enter__(self):
+        self._sample()
+        self._started = dict(self._latest)
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self._sample()
