@@ -15,7 +15,7 @@ from mercato.exceptions import CartProblem
 from mercato.money import Money
 from mercato.orders import models as m
 from mercato.orders.checkout import authorize_payment, hold_payment, lock_checkout
-from mercato.orders.services import CAPTURED_STATUSES, actor_of, amount_owed
+from mercato.orders.services import CAPTURED_STATUSES, actor_of, amount_owed, record_change
 
 
 def amount_held(order: m.Order) -> Money:
@@ -90,13 +90,12 @@ def pay_balance(request, order: m.Order, method_code: str, details) -> m.Payment
     hold_payment(
         request, payment, expected_amount=due.amount, capture=order.status in CAPTURED_STATUSES
     )
-    order.history.append(
-        m.OrderStatusChange(
-            old_status=order.status,
-            new_status=order.status,
-            actor=actor_of(request),
-            reason=f"balance of {due.format()}: payment {payment.status} "
-            f"({payment.provider} {payment.reference})",
-        )
+    record_change(
+        order,
+        order.status,
+        order.status,
+        actor=actor_of(request),
+        reason=f"balance of {due.format()}: payment {payment.status} "
+        f"({payment.provider} {payment.reference})",
     )
     return payment

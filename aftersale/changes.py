@@ -20,6 +20,7 @@ from mercato.orders.services import (
     lock_order,
     order_page_url,
     put_back,
+    record_change,
     units_plan,
 )
 from mercato.pricing import Line, PricingContext, describe_skus
@@ -89,15 +90,14 @@ def change_order_lines(
     due = balance_due(order)
     units = ", ".join(f"{n} × {sku}" for sku, n in change.lines.items())
     verb = "added" if add else "taken off"
-    order.history.append(
-        m.OrderStatusChange(
-            old_status=order.status,
-            new_status=order.status,
-            actor=actor,
-            reason=f"{units} {verb}"
-            + (f": {reason}" if reason else "")
-            + (f"; {due.format()} to pay" if due.amount else ""),
-        )
+    record_change(
+        order,
+        order.status,
+        order.status,
+        actor=actor,
+        reason=f"{units} {verb}"
+        + (f": {reason}" if reason else "")
+        + (f"; {due.format()} to pay" if due.amount else ""),
     )
     refunded = dbsession.get(m.Refund, change.refund_id) if change.refund_id else None
     notify_customer(

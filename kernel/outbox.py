@@ -14,7 +14,7 @@ commit that records it; that delivery is then repeated (at least once, never los
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -119,12 +119,27 @@ def enqueue(dbsession: Session, event: str, payload: dict) -> None:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"outbox payload for {event!r} is not JSON: {exc}") from None
     message = OutboxMessage(event=event, payload=payload)
+    registry = dbsession.info.get(REGISTRY_KEY)
+    if registry is not None:
+        # Fanned out in the caller's transaction: after the commit there are only the
+        # deliveries to make, not first a transaction that creates them.
+        now = datetime.now(UTC)
+        message.dispatched_at = now
+        message.deliveries = [
+            OutboxDelivery(plugin=plugin, next_attempt_at=now)
+            for plugin in notify_plugins(registry)
+        ]
     dbsession.add(message)
     dbsession.flush()
-    registry = dbsession.info.get(REGISTRY_KEY)
     current = _transaction_of(dbsession)
     if registry is not None and current is not None:
         current.addAfterCommitHook(_deliver_after_commit, args=(registry, message.id))
+
+
+def notify_plugins(registry) -> list[str]:
+    """Names of the enabled plugins that implement ``mercato_notify``: a message gets
+    a delivery for each."""
+    return [impl.plugin_name for impl in registry.hooks.mercato_notify.get_hookimpls()]
 
 
 def _transaction_of(dbsession: Session):

@@ -11,8 +11,10 @@ import os
 import signal
 import threading
 
+from mercato.outbox import notify_plugins
+
 from .demo import cmd_demo
-from .outbox import MAX_ATTEMPTS, OutboxError, Worker, entries, notify_plugins, prune, retry
+from .outbox import MAX_ATTEMPTS, OutboxError, Worker, entries, prune, retry
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from mercato.outbox import (
     SENT,
     OutboxDelivery,
     OutboxMessage,
+    notify_plugins,
 )
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,6 @@ EXIT_DRAIN_S = 5.0
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def notify_plugins(registry) -> list[str]:
-    """Names of the enabled plugins that implement ``mercato_notify``."""
-    return [impl.plugin_name for impl in registry.hooks.mercato_notify.get_hookimpls()]
 
 
 def call_plugin(registry, plugin_name: str, event: str, payload: dict) -> None:
@@ -85,11 +81,13 @@ class Courier:
     batch: int = 100
 
     def deliver_message(self, message_id: int) -> None:
-        """Dispatch and deliver one message now (the after-commit path)."""
+        """Make one message's deliveries now (the after-commit path): ``enqueue`` made
+        one per plugin in the transaction that committed, so there are that many at
+        most, and no last look for one more."""
         now = now_utc()
-        self.dispatch(now, message_id=message_id)
-        while self.deliver_next(now, message_id=message_id):
-            pass
+        for _plugin in notify_plugins(self.registry):
+            if not self.deliver_next(now, message_id=message_id):
+                break
 
     def dispatch(self, now: datetime, message_id: int | None = None) -> int:
         """Create one delivery per notify plugin for messages not yet dispatched."""
@@ -123,7 +121,9 @@ class Courier:
         if not plugins:
             return False
         query = (
-            select(OutboxDelivery)
+            # The message with its delivery, in one statement; only the delivery locked.
+            select(OutboxDelivery, OutboxMessage)
+            .join(OutboxDelivery.message)
             .where(
                 OutboxDelivery.status == PENDING,
                 OutboxDelivery.next_attempt_at <= now,
@@ -132,15 +132,15 @@ class Courier:
             )
             .order_by(OutboxDelivery.next_attempt_at, OutboxDelivery.id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=OutboxDelivery, skip_locked=True)
         )
         if message_id is not None:
             query = query.where(OutboxDelivery.message_id == message_id)
         with Session(self.registry.db_engine) as session, session.begin():
-            delivery = session.scalars(query).first()
-            if delivery is None:
+            found = session.execute(query).first()
+            if found is None:
                 return False
-            self.attempt(delivery, now)
+            self.attempt(found.OutboxDelivery, now)
         return True
 
     def attempt(self, delivery: OutboxDelivery, now: datetime) -> bool:

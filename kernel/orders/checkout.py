@@ -556,11 +556,7 @@ def _record_placed(request, order: m.Order, payment: m.Payment) -> None:
     """The order's history and events; with its money held, its confirmation email
     (step 6). A provider that took the money at once makes it paid."""
     actor = services.actor_of(request)
-    order.history.append(
-        m.OrderStatusChange(
-            old_status=None, new_status=m.AWAITING_PAYMENT, actor=actor, reason="order placed"
-        )
-    )
+    services.record_change(order, None, m.AWAITING_PAYMENT, actor=actor, reason="order placed")
     request.hooks.mercato_order_status_changed(order=order, old=None, new=m.AWAITING_PAYMENT)
     request.hooks.mercato_order_placed(order=order)
     if payment.status in (m.PAYMENT_AUTHORIZED, m.PAYMENT_CAPTURED):

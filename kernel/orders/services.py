@@ -74,10 +74,19 @@ def change_status(order: m.Order, new: str, *, hooks, actor: str, reason: str = 
     if not can_change(old, new):
         raise OrderError(f"Order {order.number} is {old}; it cannot become {new}.")
     order.status = new
-    order.history.append(
-        m.OrderStatusChange(old_status=old, new_status=new, actor=actor, reason=reason)
-    )
+    record_change(order, old, new, actor=actor, reason=reason)
     hooks.mercato_order_status_changed(order=order, old=old, new=new)
+
+
+def record_change(order: m.Order, old: str | None, new: str, *, actor: str, reason: str) -> None:
+    """A row of the order's history. Set from the change's side: an unloaded history
+    is not read (a query) just to be appended to; a loaded one gets it by the backref."""
+    change = m.OrderStatusChange(
+        order=order, old_status=old, new_status=new, actor=actor, reason=reason
+    )
+    dbsession = Session.object_session(order)
+    if dbsession is not None:
+        dbsession.add(change)
 
 
 def next_number(dbsession: Session, prefix: str) -> str:

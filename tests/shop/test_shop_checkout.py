@@ -1,11 +1,14 @@
 """Checkout in the shop exactly as ``mercato demo`` composes it: guests and customers,
 declined cards and 3-D Secure, looked at in the database, localstripe and the mailbox."""
 
+import re
 import time
+from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from mercato.orders import models as m
+from mercato.outbox import notify_plugins
 
 from .conftest import CARD_3DS, CARD_DECLINED, all_orders, stock_of
 
@@ -175,3 +178,72 @@ def test_3d_secure_failure_cancels_the_order_and_keeps_the_cart(demo_shopper, de
     assert (cancelled.status, paid.status) == (m.CANCELLED, m.PAID)
     assert demo_shopper.cart() == {}
     assert_emails(demo_shop.smtp, 1)
+
+
+# The table a statement reads or writes first: "SELECT outbox_deliveries".
+TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)")
+
+
+@contextmanager
+def statements_of(shop):
+    """The SQL statements the shop's app sends while the block runs."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    engine = shop.app.registry.db_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_placing_an_order_writes_its_history_without_reading_it(demo_shopper, demo_shop, dbsession):
+    """Each status change adds its row; none reads the order's history first (a query
+    per change in every checkout, before the capture and after it)."""
+    demo_shopper.add("TEE")
+    demo_shopper.address()
+    card = demo_shopper.card()
+
+    with statements_of(demo_shop) as seen:
+        demo_shopper.pay(payment_method=card)
+
+    [order] = all_orders(dbsession)
+    assert [(c.old_status, c.new_status) for c in order.history] == [
+        (None, m.AWAITING_PAYMENT),
+        (m.AWAITING_PAYMENT, m.AUTHORIZED),
+        (m.AUTHORIZED, m.PAID),
+    ]
+    history_reads = [s for s in seen if s.startswith("SELECT") and "FROM order_status_changes" in s]
+    assert history_reads == []
+    assert sum(s.startswith("INSERT INTO order_status_changes") for s in seen) == 3
+
+
+def test_the_confirmation_email_costs_one_transaction_per_plugin_after_the_commit(
+    demo_shopper, demo_shop, dbsession
+):
+    """The order's message is fanned out to the notify plugins in the order's own
+    transaction; after the commit each plugin's delivery is one locked read (the
+    message with it) and one update, and nothing looks for more."""
+    demo_shopper.add("TEE")
+    demo_shopper.address()
+    card = demo_shopper.card()
+    plugins = notify_plugins(demo_shop.app.registry)
+    assert len(plugins) >= 2  # the demo's notifications and webhooks
+
+    with statements_of(demo_shop) as seen:
+        demo_shopper.pay(payment_method=card)
+    [email] = assert_emails(demo_shop.smtp, 1)
+
+    [order] = all_orders(dbsession)
+    assert order.number in email.get_body(("plain",)).get_content()
+    outbox = [f"{s.split()[0]} {TABLE.search(s).group(1)}" for s in seen if "outbox_" in s]
+    assert outbox == [
+        "INSERT outbox_messages",
+        "INSERT outbox_deliveries",
+        *["SELECT outbox_deliveries", "UPDATE outbox_deliveries"] * len(plugins),
+    ]
+    sent = dbsession.execute(text("SELECT plugin, status FROM outbox_deliveries")).all()
+    assert sorted(sent) == sorted((plugin, "sent") for plugin in plugins)
