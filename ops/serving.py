@@ -24,6 +24,7 @@ Prometheus metrics are kept per process in files under ``PROMETHEUS_MULTIPROC_DI
 """
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -392,6 +393,11 @@ def worker_main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    # What lives as long as the worker (modules, routes, compiled templates, mappers,
+    # pycountry's tables: ~190,000 objects) out of the collector's way: a full
+    # collection walked them all, ~160 ms with the GIL held (bench/README.md).
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(fileno=spec["listen_fd"])
     server = create_server(app, sockets=[listener], **spec["adjustments"])
 
