@@ -34,6 +34,7 @@ PUBLIC_API: dict[str, str] = {
     "summary_rows": "mercato.pricing",
     "countries": "mercato.places",
     "country_name": "mercato.places",
+    "country_options": "mercato.places",
     "region_name": "mercato.places",
     "regions": "mercato.places",
     "SkuDetails": "mercato.pricing",

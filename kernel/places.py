@@ -4,6 +4,7 @@ and the names a shopper reads instead of codes."""
 from functools import cache
 
 import pycountry
+from markupsafe import Markup
 
 # Countries whose postal addresses name a state or province: their shoppers must give one.
 REGION_REQUIRED = frozenset({"US", "CA", "AU"})
@@ -26,6 +27,27 @@ def regions(country: str) -> tuple[tuple[str, str], ...]:
             key=lambda cn: cn[1],
         )
     )
+
+
+def country_options(chosen: str = "") -> Markup:
+    """The ``<option>``s of a country list, ``chosen`` selected (none for a code that
+    is no country): built once per country, not looped over by a template on every
+    view (about 250 options; an address page has two lists)."""
+    return _country_options(chosen if chosen in _codes() else "")
+
+
+@cache
+def _country_options(chosen: str) -> Markup:
+    option = Markup('<option value="{}"{}>{}</option>')
+    selected = Markup(" selected")
+    return Markup("").join(
+        option.format(code, selected if code == chosen else "", name) for code, name in countries()
+    )
+
+
+@cache
+def _codes() -> frozenset[str]:
+    return frozenset(code for code, _ in countries())
 
 
 def country_name(code: str) -> str:

@@ -78,7 +78,6 @@ def cart_estimate(request, context: dict) -> Markup | None:
             ),
         )
     values = {
-        "countries": countries(),
         "country": country,
         "country_name": country_name(country) if country else "",
         "problem": problem,

@@ -6,7 +6,10 @@ option's value prefixed with its country ("US-WA", "AU-WA"): the prefix tells a 
 of the chosen country from one of another, and the kernel gets the bare code ("WA").
 """
 
+from functools import cache
+
 import colander
+from markupsafe import Markup
 
 from mercato import countries, regions
 
@@ -22,6 +25,42 @@ def region_groups() -> list[tuple[str, str, tuple]]:
     """``(country code, country name, ((region code, name), …))`` for the region list."""
     names = dict(countries())
     return [(code, names[code], regions(code)) for code in REGION_COUNTRIES]
+
+
+def region_options(chosen: str = "") -> Markup:
+    """The region list's ``<optgroup>``s, the option ``chosen`` ("US-NY") selected:
+    built once per choice, not looped over by the template on every view."""
+    return _region_options(chosen if chosen in _region_values() else "")
+
+
+@cache
+def _region_options(chosen: str) -> Markup:
+    option = Markup('<option value="{}"{}>{}</option>')
+    group = Markup('<optgroup label="{}" data-country="{}">{}</optgroup>')
+    selected = Markup(" selected")
+    return Markup("\n").join(
+        group.format(
+            label,
+            country,
+            Markup("").join(
+                option.format(value, selected if value == chosen else "", name)
+                for value, name in _values(country, found)
+            ),
+        )
+        for country, label, found in region_groups()
+    )
+
+
+@cache
+def _region_values() -> frozenset[str]:
+    return frozenset(
+        value for country, _, found in region_groups() for value, _ in _values(country, found)
+    )
+
+
+def _values(country: str, found) -> list[tuple[str, str]]:
+    """``("US-NY", "New York")``: the form's value for each of ``country``'s regions."""
+    return [(f"{country}-{code}", name) for code, name in found]
 
 
 def _region_for(country: str, chosen: str) -> str:

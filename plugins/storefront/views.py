@@ -24,7 +24,6 @@ from mercato import (
     balance_due,
     can_view_order,
     checkout_state,
-    countries,
     country_name,
     order_by_number,
     order_by_token,
@@ -44,6 +43,7 @@ from .address_form import (
     form_errors,
     form_values,
     region_groups,
+    region_options,
     saved_address,
 )
 
@@ -106,8 +106,8 @@ def _address_page(request, values: dict, errors: dict, saved: list) -> dict:
             "errors": errors,
             "review": review_cart(request),
             "saved_addresses": saved,
-            "countries": countries(),
             "region_groups": region_groups(),
+            "region_options": region_options,
         },
     )
 
