@@ -1,6 +1,6 @@
 """Reading and writing the rates: the pricing's one query, and the staff's changes."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from mercato import country_name, region_name
@@ -11,6 +11,14 @@ from .rules import RateBook
 # Where a request keeps the rate books it loaded: a page that prices twice (the cart
 # and its estimate, a review and the order) asks the database once.
 CACHE_ATTRIBUTE = "_mercato_tax_rate_books"
+
+
+# Built once (an expanding parameter for the countries): the pricing of a checkout
+# page reads rates, and a statement made for every read cost its construction and
+# SQLAlchemy's cache key each time.
+_RATES = select(
+    TaxRate.country, TaxRate.region, TaxRate.tax_class, TaxRate.rate, TaxRate.name
+).where(TaxRate.country.in_(bindparam("countries", expanding=True)))
 
 
 class DuplicateRate(Exception):
@@ -29,11 +37,7 @@ def rate_book(context, countries: set[str]) -> RateBook:
             setattr(request, CACHE_ATTRIBUTE, cache)
     if key not in cache:
         session = context.dbsession if context.dbsession is not None else request.dbsession
-        rows = session.execute(
-            select(
-                TaxRate.country, TaxRate.region, TaxRate.tax_class, TaxRate.rate, TaxRate.name
-            ).where(TaxRate.country.in_(key))
-        ).all()
+        rows = session.execute(_RATES, {"countries": list(key)}).all()
         cache[key] = RateBook(rows)
     return cache[key]
 
