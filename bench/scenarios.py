@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from .dataset import Shop
 from .measure import Result, request_line, wrk
-from .servers import PeakMemory, Server
+from .servers import Server, ServerUsage
 from .shoppers import ADD_TO_CART, CHECKOUT, MIXED, Browser, run_journeys
 
 FLOORS = ("hello", "select", "redis")
@@ -126,11 +126,11 @@ def floor_lines(kind: str) -> list[str]:
 def measure_wrk(name, server: Server, lines, connections, seconds, warmup, folder) -> Result:
     if warmup:
         wrk(name, server.url, lines, connections, warmup, folder)
-    with PeakMemory(server.pids) as memory:
+    with ServerUsage(server.pids) as usage:
         result = wrk(name, server.url, lines, connections, seconds, folder)
-    result.peak_rss = memory.peak
+    result.peak_rss = usage.peak
     if result.requests:
-        result.notes["server_cpu_us_per_request"] = round(memory.cpu / result.requests * 1e6)
+        result.notes["server_cpu_us_per_request"] = round(usage.cpu / result.requests * 1e6)
     return result
 
 
@@ -138,12 +138,12 @@ def measure_journey(
     name, server: Server, stripe_url, shop, shoppers, seconds, warmup, think=None, seed=1
 ) -> Result:
     journey = {"checkout": CHECKOUT, "mixed": MIXED, "cart_journey": ADD_TO_CART}.get(name, MIXED)
-    with PeakMemory(server.pids) as memory:
+    with ServerUsage(server.pids) as usage:
         stats, measured = run_journeys(
             server.url, stripe_url, shop, journey, shoppers, seconds, warmup, think, seed
         )
     result = stats.result(name, measured)
-    result.peak_rss = memory.peak
+    result.peak_rss = usage.peak
     result.notes["shoppers"] = shoppers
     if stats.checkouts:
         order = stats.step_result("place_order", measured)
@@ -155,7 +155,7 @@ def measure_journey(
     if stats.placed:
         # Over the whole run, warm-up included, as ``placed_total`` is: every order's
         # journey (product page, add, checkout pages, payment) in the app's processes.
-        result.notes["server_cpu_ms_per_order"] = round(memory.cpu / stats.placed * 1e3, 1)
+        result.notes["server_cpu_ms_per_order"] = round(usage.cpu / stats.placed * 1e3, 1)
     if stats.examples:
         result.notes["error_examples"] = stats.examples
     return result

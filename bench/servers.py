@@ -191,7 +191,7 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-class PeakMemory:
+class ServerUsage:
     """Samples a set of processes: ``peak`` is the largest sum of their resident
     memory, ``cpu`` the CPU seconds they used while it ran. CPU per request or per
     order is what a change to the code moves; the rates move with the machine too (a
