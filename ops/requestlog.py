@@ -212,6 +212,14 @@ def format_line(entry: dict, json_lines: bool) -> str:
     )
 
 
+def _write(line: str) -> None:
+    """``log.info(line)`` without ``Logger.findCaller``: its walk up the stack, on every
+    request, found the same file and line each time (this module's), which no request
+    log line shows."""
+    if log.isEnabledFor(logging.INFO):
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
+
+
 def request_log_tween_factory(handler, registry):
     json_lines = registry.settings["mercato.log_format"] == "json"
 
@@ -227,10 +235,10 @@ def request_log_tween_factory(handler, registry):
             response = handler(request)
         except Exception as exc:
             if not will_be_retried(request, exc):
-                log.info(format_line(fields(request, 500, started), json_lines))
+                _write(format_line(fields(request, 500, started), json_lines))
             raise
         response.headers["X-Request-Id"] = rid
-        log.info(format_line(fields(request, response.status_int, started), json_lines))
+        _write(format_line(fields(request, response.status_int, started), json_lines))
         return response
 
     return request_log_tween
