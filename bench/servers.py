@@ -1,5 +1,5 @@
 """Starting and stopping what the bench measures: ``mercato serve``, the floors, nginx;
-and the peak memory of their processes.
+and the peak memory and CPU of their processes.
 """
 
 import json
@@ -195,7 +195,7 @@ class ServerUsage:
     """Samples a set of processes: ``peak`` is the largest sum of their resident
     memory, ``cpu`` the CPU seconds they used while it ran. CPU per request or per
     order is what a change to the code moves; the rates move with the machine too (a
-    noisy neighbour, another core's load), CPU much less."""
+    noisy neighbour, another core's load), CPU less (bench/README.md, session 9)."""
 
     def __init__(self, pids, interval: float = 0.25):
         self.pids = pids  # a callable: workers may be replaced during a run
