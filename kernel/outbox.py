@@ -1,13 +1,13 @@
 """The transactional outbox: notifications recorded in the same transaction as the change
 that caused them, handed to every plugin's ``mercato_notify`` only once it has committed.
 
-``enqueue(dbsession, event, payload)`` writes a message row in the caller's transaction
-and, once that transaction has committed, hands the message's id to the delivery the
-app registered under ``DELIVER_KEY``; a rolled-back transaction leaves no row and sends
-nothing. Delivery is operations' (``mercato.ops.outbox``, the essential ops plugin): on
-a thread behind the response, so that a slow mail server or webhook receiver never
-holds up a shopper, with retries and backoff, then by ``mercato worker`` for what a
-process left undelivered; and the staff's view of the queue.
+``enqueue(dbsession, event, payload)`` writes a message row (and, for a session of an
+app, a delivery row per notify plugin) in the caller's transaction; once it commits,
+the message's id goes to the delivery the app registered under ``DELIVER_KEY``; a
+rolled-back transaction leaves no row and sends nothing. Delivery is operations'
+(``mercato.ops.outbox``, the essential ops plugin): on a thread behind the response, so
+that a slow mail server or webhook receiver never holds up a shopper, with retries and
+backoff, then by ``mercato worker`` for what a process left; and the staff's view of it.
 
 Delivery is exactly once unless a process dies between a plugin's success and the
 commit that records it; that delivery is then repeated (at least once, never lost).
