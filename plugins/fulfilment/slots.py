@@ -9,13 +9,21 @@ import secrets
 from markupsafe import Markup
 from pyramid.renderers import render
 
-from mercato import AUTHORIZED, PAID, PARTIALLY_FULFILLED, PARTIALLY_REFUNDED
+from mercato import (
+    AUTHORIZED,
+    AWAITING_PAYMENT,
+    CANCELLED,
+    PAID,
+    PARTIALLY_FULFILLED,
+    PARTIALLY_REFUNDED,
+)
 
 from . import carriers, services
 from .schemas import quantity_field
 
 # Where units may still ship (an authorized payment is captured first).
 SHIPPABLE = (AUTHORIZED, PAID, PARTIALLY_FULFILLED, PARTIALLY_REFUNDED)
+NOT_SHIPPED = (AWAITING_PAYMENT, AUTHORIZED, PAID, CANCELLED)
 MANAGE = "orders.manage"
 
 
@@ -74,7 +82,9 @@ def ship_here(request, context: dict) -> Markup | None:
 
 def customer_section(request, context: dict) -> Markup | None:
     order = context.get("order")
-    if order is None:
+    # A shipment moves its order on (mercato.ship_order_lines), never back to these:
+    # the confirmation page of an order just placed reads no shipments.
+    if order is None or order.status in NOT_SHIPPED:
         return None
     shipments = services.shipments_of(request.dbsession, order)
     if not shipments:

@@ -9,6 +9,7 @@ from sqlalchemy import event, select, text
 
 from mercato.orders import models as m
 from mercato.outbox import notify_plugins
+from tests.fulfilment.conftest import ship
 
 from .conftest import CARD_3DS, CARD_DECLINED, all_orders, stock_of
 
@@ -247,3 +248,27 @@ def test_the_confirmation_email_costs_one_transaction_per_plugin_after_the_commi
     ]
     sent = dbsession.execute(text("SELECT plugin, status FROM outbox_deliveries")).all()
     assert sorted(sent) == sorted((plugin, "sent") for plugin in plugins)
+
+
+def test_the_confirmation_reads_no_shipments_or_returns_until_the_order_ships(
+    demo_shopper, demo_shop, demo_staff, dbsession
+):
+    """An order just paid cannot have shipped, nor been returned: its confirmation page
+    asks the fulfilment and returns plugins' tables nothing and shows neither section.
+    Once staff ship it, the same page (the customer's secret link) shows both."""
+    confirmation = demo_shopper.buy({"TEE": 1})
+
+    with statements_of(demo_shop) as seen:
+        page = demo_shopper.app.get(confirmation.location)
+
+    assert "Thank you for your order" in page.text
+    assert not [s for s in seen if "fulfilment_shipments" in s or "return_requests" in s]
+    assert not page.html.select("section.shipments") and not page.html.select("#returns")
+
+    [order] = all_orders(dbsession)
+    ship(demo_staff, order, carrier="dhl", tracking_number="00340434")
+    page = demo_shopper.app.get(confirmation.location)
+
+    [section] = page.html.select("section.shipments")
+    assert "00340434" in section.text
+    assert "Returns" in page.html.select_one("#returns").text
