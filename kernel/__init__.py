@@ -89,6 +89,7 @@ PUBLIC_API: dict[str, str] = {
     "Refund": "mercato.orders.models",
     "OrderChange": "mercato.orders.models",
     "OrderError": "mercato.orders.services",
+    "UNSHIPPED_STATUSES": "mercato.orders.services",
     "RestockError": "mercato.aftersale.services",
     "actor_of": "mercato.orders.services",
     "cancel_order": "mercato.orders.services",

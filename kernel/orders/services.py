@@ -48,6 +48,8 @@ TRANSITIONS: dict[str | None, frozenset[str]] = {
 }
 # Orders whose money is taken and whose lines may still ship, be cancelled or refunded.
 CAPTURED_STATUSES = (m.PAID, m.PARTIALLY_FULFILLED, m.FULFILLED, m.PARTIALLY_REFUNDED)
+# Statuses an order never comes back to once anything of it shipped: nothing of it has.
+UNSHIPPED_STATUSES = (m.AWAITING_PAYMENT, m.AUTHORIZED, m.PAID, m.CANCELLED)
 
 SYSTEM = "system"
 

@@ -11,11 +11,10 @@ from pyramid.renderers import render
 
 from mercato import (
     AUTHORIZED,
-    AWAITING_PAYMENT,
-    CANCELLED,
     PAID,
     PARTIALLY_FULFILLED,
     PARTIALLY_REFUNDED,
+    UNSHIPPED_STATUSES,
 )
 
 from . import carriers, services
@@ -23,7 +22,6 @@ from .schemas import quantity_field
 
 # Where units may still ship (an authorized payment is captured first).
 SHIPPABLE = (AUTHORIZED, PAID, PARTIALLY_FULFILLED, PARTIALLY_REFUNDED)
-NOT_SHIPPED = (AWAITING_PAYMENT, AUTHORIZED, PAID, CANCELLED)
 MANAGE = "orders.manage"
 
 
@@ -82,9 +80,9 @@ def ship_here(request, context: dict) -> Markup | None:
 
 def customer_section(request, context: dict) -> Markup | None:
     order = context.get("order")
-    # A shipment moves its order on (mercato.ship_order_lines), never back to these:
-    # the confirmation page of an order just placed reads no shipments.
-    if order is None or order.status in NOT_SHIPPED:
+    # A shipment moves its order on (mercato.ship_order_lines): an order not shipped
+    # (its confirmation page) has none.
+    if order is None or order.status in UNSHIPPED_STATUSES:
         return None
     shipments = services.shipments_of(request.dbsession, order)
     if not shipments:

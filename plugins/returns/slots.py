@@ -7,23 +7,10 @@ import secrets
 from markupsafe import Markup
 from pyramid.renderers import render
 
-from mercato import (
-    AUTHORIZED,
-    AWAITING_PAYMENT,
-    CANCELLED,
-    PAID,
-    Order,
-    order_by_number,
-    order_by_token,
-)
+from mercato import UNSHIPPED_STATUSES, Order, order_by_number, order_by_token
 
 from . import services
 from .models import RECEIVED, REFUNDED
-
-# Statuses an order never comes back to once anything of it shipped (the kernel's status
-# machine), and a return needs a shipment: no return to show, nothing to read. The
-# confirmation page of every order placed is one of them.
-NOT_SHIPPED = (AWAITING_PAYMENT, AUTHORIZED, PAID, CANCELLED)
 
 
 def order_in(request, context: dict) -> Order | None:
@@ -83,7 +70,8 @@ def customer_values(request, order: Order, returns: list, *, values=None, errors
 
 def customer_section(request, context: dict) -> Markup | None:
     order = order_in(request, context)
-    if order is None or order.status in NOT_SHIPPED:
+    # A return needs a shipment: an order not shipped (its confirmation page) has none.
+    if order is None or order.status in UNSHIPPED_STATUSES:
         return None
     returns = services.returns_of(request.dbsession, order)
     # Nothing to say about an order that has not shipped and was never returned.

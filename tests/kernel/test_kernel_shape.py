@@ -39,8 +39,9 @@ KERNEL = ROOT / "kernel"
 # (+8, a query per status change), outbox messages fanned out to the notify plugins in
 # the transaction that writes them (+14, a transaction after every commit that sends
 # one), country lists built once per country chosen (+19, 35% of the address page's
-# CPU; the cart page's shipping estimate too): 4,952.
-KERNEL_LINE_BUDGET = 4952
+# CPU; the cart page's shipping estimate too): 4,952; the statuses no order comes back
+# to once it shipped, named once for the returns and fulfilment plugins (+3): 4,955.
+KERNEL_LINE_BUDGET = 4955
 # Code that runs as a plugin: the first-party plugins and the published examples.
 PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
 
