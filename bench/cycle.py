@@ -4,6 +4,8 @@
     .venv/bin/python -m bench.cycle --profile 25          # and cProfile's top 25 entries
     .venv/bin/python -m bench.cycle --path /api/session/csrf
     .venv/bin/python -m bench.cycle --tree /tmp/before     # another copy of the code
+    .venv/bin/python -m bench.cycle --cart --profile 25   # POST /api/cart/lines instead
+    .venv/bin/python -m bench.cycle --cart --commit-every 8   # in a process taking orders
 
 ``--tree`` imports Mercato (kernel, ops, plugins) from a copy of this working tree
 instead, so that a change and the code before it can be measured alternately in the
@@ -14,14 +16,19 @@ request log (JSON lines, written behind the requests) sent to /dev/null, on the 
 PostgreSQL and a Redis database index claimed as the test suite claims one. One
 shopper's session is opened first (``GET /api/session/csrf``), and every request
 carries its cookie, as the wrk scenario's do. Requests go straight to the WSGI app on
-one thread: no server, no sockets. CPU is ``time.process_time()`` (the whole process,
-the request log's writer thread included), so the figure does not move with the
-machine's load as a wall-clock rate does.
+one thread: no server, no sockets. ``--cart`` measures the add to cart as the wrk
+scenario makes it instead: 2,000 shoppers' sessions, each adding one unit of its own
+SKU (the bench's stock that never runs out) per request, in turn, as JSON with its
+CSRF token. ``--commit-every`` commits on the app's engine between requests, as the
+orders a process takes do (seven commits per order). CPU is ``time.process_time()``
+(the whole process, the request log's writer thread included), so the figure does not
+move with the machine's load as a wall-clock rate does.
 """
 
 import argparse
 import cProfile
 import io
+import json
 import logging
 import os
 import pstats
@@ -29,6 +36,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ROOT, write_app_ini
@@ -42,6 +50,9 @@ STRIPE = {  # never called by the paths measured here; the plugin needs its sett
     "mercato.payments_stripe.webhook_secret": "whsec_cycle",
     "mercato.payments_stripe.api_base": "http://127.0.0.1:9",
 }
+# The wrk scenario's add to cart (bench/scenarios.py): each session its own SKU.
+CART_PATH = "/api/cart/lines"
+CART_SHOPPERS = 2000
 
 
 def use_tree(tree: Path) -> None:
@@ -79,10 +90,11 @@ def load_app(ini: Path):
     return app
 
 
-def environ_for(path: str, cookie: str = "") -> dict:
+def environ_for(path: str, cookie: str = "", body: dict | None = None, token: str = "") -> dict:
     path_info, _, query = path.partition("?")
+    payload = json.dumps(body).encode() if body is not None else b""
     environ = {
-        "REQUEST_METHOD": "GET",
+        "REQUEST_METHOD": "POST" if body is not None else "GET",
         "SCRIPT_NAME": "",
         "PATH_INFO": path_info,
         "QUERY_STRING": query,
@@ -93,7 +105,7 @@ def environ_for(path: str, cookie: str = "") -> dict:
         "HTTP_HOST": "127.0.0.1:6543",
         "HTTP_USER_AGENT": "wrk",
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
+        "wsgi.input": io.BytesIO(payload),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
@@ -102,46 +114,91 @@ def environ_for(path: str, cookie: str = "") -> dict:
     }
     if cookie:
         environ["HTTP_COOKIE"] = cookie
+    if body is not None:
+        environ["CONTENT_TYPE"] = "application/json"
+        environ["CONTENT_LENGTH"] = str(len(payload))
+        environ["HTTP_X_CSRF_TOKEN"] = token
     return environ
 
 
-def call(app, path: str, cookie: str = "") -> tuple[str, list]:
+@dataclass
+class Shopper:
+    """One session, and what its requests are: a GET of ``path``, or (``body``) a POST
+    of that JSON with the session's CSRF token."""
+
+    cookie: str
+    token: str
+    path: str
+    body: dict | None = None
+
+
+def call(app, environ: dict) -> tuple[str, list, bytes]:
     answer = {}
 
     def start_response(status, headers, exc_info=None):
         answer["status"], answer["headers"] = status, headers
 
-    body = app(environ_for(path, cookie), start_response)
+    body = app(environ, start_response)
     try:
-        for _ in body:
-            pass
+        content = b"".join(body)
     finally:
         getattr(body, "close", lambda: None)()
-    return answer["status"], answer["headers"]
+    return answer["status"], answer["headers"], content
 
 
-def open_session(app) -> str:
-    status, headers = call(app, "/api/session/csrf")
+def open_session(app, path: str, body: dict | None = None) -> Shopper:
+    status, headers, content = call(app, environ_for("/api/session/csrf"))
     cookies = [v.split(";", 1)[0] for k, v in headers if k.lower() == "set-cookie"]
     if not status.startswith("200") or not cookies:
         raise SystemExit(f"bench.cycle: no session cookie from /api/session/csrf ({status})")
-    return "; ".join(cookies)
+    return Shopper("; ".join(cookies), json.loads(content)["csrf_token"], path, body)
 
 
-def cpu_per_request(app, path: str, cookie: str, requests: int) -> float:
-    """µs of the process's CPU per request, over ``requests`` requests."""
+def open_sessions(app, options) -> list[Shopper]:
+    if not options.cart:
+        return [open_session(app, options.path)]
+    from sqlalchemy import create_engine
+
+    from .dataset import hot_variants
+
+    engine = create_engine(options.database_url)
+    try:
+        with engine.connect() as conn:
+            skus = [sku for _slug, sku in hot_variants(conn)][:CART_SHOPPERS]
+    finally:
+        engine.dispose()
+    if not skus:
+        raise SystemExit("bench.cycle --cart: no SKUs in the bench's database")
+    return [open_session(app, CART_PATH, {"sku": sku, "quantity": 1}) for sku in skus]
+
+
+def cpu_per_request(app, shoppers: list[Shopper], requests: int, commit_every: int = 0) -> float:
+    """µs of the process's CPU per request, over ``requests`` requests made by the
+    shoppers in turn; with ``commit_every``, a commit on the app's engine after every
+    that many requests, as a process taking orders makes them (seven per order)."""
+    from sqlalchemy import text
+
     started = time.process_time()
-    for _ in range(requests):
-        status, _ = call(app, path, cookie)
+    for number in range(requests):
+        shopper = shoppers[number % len(shoppers)]
+        environ = environ_for(shopper.path, shopper.cookie, shopper.body, shopper.token)
+        status, _, _ = call(app, environ)
+        if not status.startswith("200"):
+            raise SystemExit(f"bench.cycle: {shopper.path} answered {status}")
+        if commit_every and number % commit_every == 0:
+            with app.registry.db_engine.begin() as connection:
+                connection.execute(text("SELECT 1"))
     spent = time.process_time() - started
-    if not status.startswith("200"):
-        raise SystemExit(f"bench.cycle: {path} answered {status}")
     return spent / requests * 1e6
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cycle", description=__doc__)
     parser.add_argument("--path", default="/healthz")
+    parser.add_argument("--cart", action="store_true", help=f"POST {CART_PATH} instead")
+    parser.add_argument(
+        "--commit-every", type=int, default=0, metavar="N", help="a commit after every N requests"
+    )
     parser.add_argument("--requests", type=int, default=3000, help="per run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile's top N")
@@ -166,11 +223,11 @@ def main(argv=None) -> None:
             stripe=STRIPE,
         )
         app = load_app(ini)
-        cookie = open_session(app)
-        cpu_per_request(app, options.path, cookie, 300)  # warm: caches, lazy imports
+        shoppers = open_sessions(app, options)
+        cpu_per_request(app, shoppers, 300)  # warm: caches, lazy imports
         load = os.getloadavg()[0]
         figures = [
-            cpu_per_request(app, options.path, cookie, options.requests)
+            cpu_per_request(app, shoppers, options.requests, options.commit_every)
             for _ in range(options.runs)
         ]
         import mercato
@@ -178,14 +235,15 @@ def main(argv=None) -> None:
         tree = Path(mercato.__file__).parent.parent.name
         runs = ", ".join(f"{figure:.0f}" for figure in figures)
         print(
-            f"{tree} {options.path}: CPU per request, µs, {options.runs} runs of "
+            f"{tree} {shoppers[0].path}: CPU per request, µs, {options.runs} runs of "
             f"{options.requests}: {runs} (min {min(figures):.0f}); "
             f"load {load:.2f} → {os.getloadavg()[0]:.2f}"
         )
         if options.profile or options.dump:
-            profile = cProfile.Profile()
+            # Timed by CPU, as the figures are: a wait for PostgreSQL or Redis costs none.
+            profile = cProfile.Profile(time.process_time)
             profile.enable()
-            cpu_per_request(app, options.path, cookie, options.requests)
+            cpu_per_request(app, shoppers, options.requests, options.commit_every)
             profile.disable()
             if options.dump:
                 profile.dump_stats(options.dump)

@@ -173,6 +173,19 @@ def _hot_stock(config: BenchConfig) -> None:
         engine.dispose()
 
 
+def hot_variants(conn) -> list[tuple[str, str]]:
+    """(product slug, SKU) of the variants whose stock no run can exhaust."""
+    return conn.execute(
+        text(
+            "SELECT p.slug, v.sku FROM catalog_variants v "
+            "JOIN catalog_products p ON p.id = v.product_id "
+            "WHERE v.product_id % :every = 0 AND v.stock >= :stock / 2 AND v.active "
+            "AND p.active ORDER BY v.sku"
+        ),
+        {"every": HOT_EVERY, "stock": HOT_STOCK},
+    ).all()
+
+
 def sample(config: BenchConfig, seed: int = 7) -> Shop:
     from mercato_catalog.sample import ADJECTIVES, NOUNS
 
@@ -191,15 +204,7 @@ def sample(config: BenchConfig, seed: int = 7) -> Shop:
                 .all()
             )
             categories = conn.execute(text("SELECT slug FROM catalog_categories")).scalars().all()
-            hot = conn.execute(
-                text(
-                    "SELECT p.slug, v.sku FROM catalog_variants v "
-                    "JOIN catalog_products p ON p.id = v.product_id "
-                    "WHERE v.product_id % :every = 0 AND v.stock >= :stock / 2 AND v.active "
-                    "AND p.active ORDER BY v.sku"
-                ),
-                {"every": HOT_EVERY, "stock": HOT_STOCK},
-            ).all()
+            hot = hot_variants(conn)
             customers = conn.execute(text("SELECT count(*) FROM users")).scalar()
     finally:
         engine.dispose()
