@@ -76,6 +76,21 @@ def test_the_api_refuses_a_nul_byte_in_json(demo_shopper):
     assert demo_shopper.cart() == {}
 
 
+def test_json_that_only_looks_like_a_nul_escape_is_accepted(demo_shopper):
+    """The edge parses a JSON body only when it holds the escape ``\\u0000``; one that
+    holds it as text (an escaped backslash before ``u0000``) carries no NUL and goes
+    on to the view, which answers for the SKU it does not know."""
+    posted = demo_shopper.app.post(
+        "/api/cart/lines",
+        '{"sku": "MUG\\\\u0000", "quantity": 1}',
+        content_type="application/json",
+        headers={"X-CSRF-Token": demo_shopper.token},
+        status=400,
+    )
+    assert posted.json["error"]["message"] != MESSAGE
+    assert posted.json["error"]["message"].startswith("We could not find a product")
+
+
 def test_forms_refuse_a_nul_byte(demo_shopper, demo_staff, dbsession):
     added = demo_shopper.app.post(
         "/cart/add", {"sku": "TEE\x00", "quantity": 1, "csrf_token": demo_shopper.token}, status=400
