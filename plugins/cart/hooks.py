@@ -12,6 +12,7 @@ from .store import CartStore
 
 DAY = 24 * 3600
 EPOCH_PENDING = "mercato_cart.epoch_pending"  # in a session's info: raised at its commit
+STOCK_CHANGED = "mercato_cart.stock_changed"  # in a session's info: forgotten at its end
 
 
 @hookimpl
@@ -35,8 +36,6 @@ def mercato_configure(config):
         ),
     )
     registry.cart_answers = CatalogAnswers(settings["catalog_cache_seconds"])
-    # A commit of this process may have changed prices or stock: forget them all.
-    event.listen(registry.db_engine, "commit", registry.cart_answers.forget)
     config.add_request_method(ShopperCart, "cart", reify=True)
     config.add_jinja2_search_path("mercato_cart:templates", name=".jinja2")
     config.add_static_view("static/cart", "mercato_cart:static", cache_max_age=3600)
@@ -88,6 +87,40 @@ def mercato_product_changed(dbsession):
         registry.cart_store.catalog_changed()
 
     event.listen(dbsession, "after_commit", committed, once=True)
+
+
+@hookimpl
+def mercato_reserve_stock(dbsession, lines):
+    """Not the cart's to take: it learns which SKUs' stock a checkout takes, so that
+    this process's adds ask the catalog again about them once the order commits."""
+    _forget_stock_at_commit(dbsession, lines)
+
+
+@hookimpl
+def mercato_release_stock(dbsession, lines):
+    """Stock put back (a cancellation, a restock): asked again too."""
+    _forget_stock_at_commit(dbsession, lines)
+
+
+def _forget_stock_at_commit(dbsession, lines) -> None:
+    """The SKUs' kept stock answers forgotten by this process when ``dbsession``'s
+    transaction ends: at its commit, or at its rollback (a checkout refused for want
+    of stock). Only theirs: a commit used to forget everything, and a shop that takes
+    orders commits several times a second, so its adds were seldom answered from what
+    was kept. Other processes learn within ``catalog_cache_seconds``, as before."""
+    registry = registry_of(dbsession)
+    if registry is None:
+        return
+    skus = dbsession.info.get(STOCK_CHANGED)
+    if skus is None:
+        skus = dbsession.info[STOCK_CHANGED] = set()
+
+        def ended(session) -> None:
+            registry.cart_answers.forget_stock(session.info.pop(STOCK_CHANGED, ()))
+
+        event.listen(dbsession, "after_commit", ended, once=True)
+        event.listen(dbsession, "after_rollback", ended, once=True)
+    skus.update(line.sku for line in lines)
 
 
 @hookimpl

@@ -28,9 +28,9 @@ class Settings(colander.MappingSchema):
         validator=colander.Range(min=0, max=60),
         description=(
             "how long a process keeps the price, stock and name the catalog gave for a SKU "
-            "to answer adds and quantity changes (0: ask every time); any commit of the "
-            "process and a product changed by any process forget them at once, the cart "
-            "page and checkout always ask"
+            "to answer adds and quantity changes (0: ask every time); a product changed "
+            "by any process and stock taken or put back by this one are forgotten at "
+            "once, the cart page and checkout always ask"
         ),
     )
     max_lines = colander.SchemaNode(

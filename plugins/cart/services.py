@@ -522,12 +522,14 @@ class CatalogAnswers:
     make to their carts: an add to a SKU asked about within that time runs no query.
 
     So an add may see a stock level that many seconds old when another process sold
-    some; a change committed by this process (a checkout taking stock, an edit) forgets
-    everything at once, and a product changed anywhere (``mercato_product_changed``)
-    raises the catalog epoch in Redis, which each process reads with the cart and
-    forgets everything on a new value. Nothing is decided on these answers alone:
-    Redis caps the line again, the cart page asks the catalog afresh (and shows a price
-    that changed since), and checkout re-prices and reserves stock under a lock.
+    some; stock this process takes or puts back (``mercato_reserve_stock``,
+    ``mercato_release_stock``) is forgotten for those SKUs when it commits, and a
+    product changed anywhere (``mercato_product_changed``: staff's forms, imports and
+    API, their stock pages included) raises the catalog epoch in Redis, which each
+    process reads with the cart and forgets everything on a new value. Nothing is
+    decided on these answers alone: Redis caps the line again, the cart page asks the
+    catalog afresh (and shows a price that changed since), and checkout re-prices and
+    reserves stock under a lock.
     """
 
     def __init__(self, seconds: float, max_entries: int = 20_000):
@@ -559,8 +561,9 @@ class CatalogAnswers:
             self._items = {}  # bounded; refilled by the next adds
         self._items[key] = (time.monotonic() + self.seconds, value)
 
-    def forget(self, *_args) -> None:
-        self._items = {}
+    def forget_stock(self, skus) -> None:
+        for sku in skus:
+            self._items.pop(("stock", sku), None)
 
     def check_epoch(self, epoch: bytes | None) -> None:
         """Forget everything if the catalog changed since the last epoch seen."""

@@ -5,9 +5,10 @@ always asks afresh. With the real catalog, PostgreSQL and Redis."""
 
 import pytest
 import webtest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from mercato import Line
 from mercato.testing import csrf_token, login
 from mercato_catalog.models import Product, Variant
 from tests.cart.conftest import PLUGINS as CART_PLUGINS
@@ -59,18 +60,56 @@ def test_a_price_that_cannot_depend_on_quantity_is_kept_once(make_test_app, cata
     assert shopper.quantities() == {"MUG": 3}
 
 
-def test_a_commit_of_the_process_forgets_the_answers(make_test_app, lamp):
+def test_stock_this_process_takes_is_asked_again_for_those_skus_alone(make_test_app, lamp):
     app = make_test_app(plugins=PLUGINS, **KEPT)
-    shopper = Shopper(app)
+    with Session(app.app.registry.db_engine) as session, session.begin():
+        bulb = Product(slug="bulb", name="Bulb", active=True)
+        bulb.variants = [Variant(sku="BULB", price_amount=500, price_currency="EUR", stock=9)]
+        session.add(bulb)
+    shopper, other = (
+        Shopper(app),
+        Shopper(webtest.TestApp(app.app, extra_environ=app.extra_environ)),
+    )
     shopper.add(lamp)
-    # Stock taken by this process (a checkout, an edit): the next add knows at once.
-    with app.app.registry.db_engine.begin() as conn:
-        conn.execute(update(Variant).where(Variant.sku == lamp).values(stock=1))
-    refused = shopper.add(lamp, status=409).json
+    other.add("BULB")
+    seen = statements(app)
+    # A checkout of this process takes four lamps (the kernel calls the hook so, for
+    # every plugin, in the order's transaction).
+    registry = app.app.registry
+    with registry.dbsession_factory() as session, session.begin():
+        registry.hooks.mercato_reserve_stock(dbsession=session, lines=[Line(sku=lamp, quantity=4)])
+    reserved = len(seen)
+    assert other.add("BULB").json["count"] == 2  # still answered from what was kept
+    assert len(seen) == reserved, seen[reserved:]
+    refused = shopper.add(lamp, status=409).json  # asked again: one lamp left
     assert (
         refused["error"]["message"]
         == "Only 1 of Desk lamp is available and you already have 1 in your cart."
     )
+
+
+def test_a_reservation_rolled_back_is_asked_again_too_and_only_once(make_test_app, lamp):
+    """A checkout refused for want of stock rolls back: its SKUs are asked again (the
+    shopper is about to be told how many are left), and nothing is left behind for the
+    session's next commit to forget."""
+    app = make_test_app(plugins=PLUGINS, **KEPT)
+    shopper = Shopper(app)
+    shopper.add(lamp)
+    seen = statements(app)
+    registry = app.app.registry
+    with registry.dbsession_factory() as session:
+        with session.begin():
+            registry.hooks.mercato_reserve_stock(
+                dbsession=session, lines=[Line(sku=lamp, quantity=4)]
+            )
+            session.rollback()
+        assert shopper.add(lamp).json["count"] == 2
+        asked = len(seen)
+        assert "catalog_variants.sku IN" in seen[-1]
+        with session.begin():
+            session.execute(select(1))  # the same session commits something else
+    assert shopper.add(lamp).json["count"] == 3
+    assert seen[asked:] == ["SELECT 1"]
 
 
 def test_the_cart_page_asks_the_catalog_afresh(make_test_app, lamp, db_engine):
