@@ -2,9 +2,8 @@
 through ``mercato.validate_form``)."""
 
 import colander
-from babel import Locale
 
-from mercato import DEFAULT_ROUNDS
+from mercato import DEFAULT_ROUNDS, countries
 from mercato import email_field as _email
 from mercato import strip_whitespace as _strip
 from mercato import text_field as _text
@@ -95,21 +94,6 @@ class ProfileSchema(colander.MappingSchema):
     name = _text("Name", 100)
 
 
-# Two-letter CLDR territories that are not places a parcel can go.
-NOT_COUNTRIES = {"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"}
-
-
-def country_names(locale: str = "en_US") -> dict[str, str]:
-    """ISO 3166 alpha-2 code → country name in the shop's language, sorted by name."""
-    territories = Locale.parse(locale).territories
-    countries = {
-        code: name
-        for code, name in territories.items()
-        if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
-    }
-    return dict(sorted(countries.items(), key=lambda item: item[1]))
-
-
 class AddressSchema(colander.MappingSchema):
     name = _text("Full name", 100)
     line1 = _text("Address", 200)
@@ -121,7 +105,11 @@ class AddressSchema(colander.MappingSchema):
         colander.String(),
         title="Country",
         preparer=lambda v: _strip(v).upper() if isinstance(v, str) and v.strip() else _strip(v),
-        validator=colander.OneOf(list(country_names()), msg_err="Please choose a country."),
+        # The countries checkout accepts (mercato.countries): a saved address is one a
+        # shopper can ship to.
+        validator=colander.OneOf(
+            [code for code, _name in countries()], msg_err="Please choose a country."
+        ),
         missing_msg="Please choose a country.",
     )
     phone = _text("Phone", 40, missing="", min_length=0)

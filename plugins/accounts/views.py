@@ -33,7 +33,6 @@ from .schemas import (
     ProfileSchema,
     RegisterSchema,
     ResetPasswordSchema,
-    country_names,
 )
 
 LOGIN_FAILED = "Email or password is incorrect."
@@ -280,11 +279,6 @@ def _own_address(request) -> Address:
     return address
 
 
-def _address_page(request, **extra):
-    locale = request.registry.settings["mercato.locale"]
-    return {"countries": country_names(locale), **extra}
-
-
 @view_config(
     route_name="address_new",
     renderer="accounts/address_form.jinja2",
@@ -294,7 +288,7 @@ def _address_page(request, **extra):
 def address_new_form(request):
     _private(request)
     default_country = request.registry.settings["mercato.locale"].partition("_")[2]
-    return _address_page(request, values={"country": default_country}, errors={}, address=None)
+    return {"values": {"country": default_country}, "errors": {}, "address": None}
 
 
 @view_config(
@@ -308,7 +302,7 @@ def address_create(request):
     schema = AddressSchema()
     values, errors = validate(schema, request.POST)
     if errors:
-        return _address_page(request, **_form_failed(request, schema, errors), address=None)
+        return {**_form_failed(request, schema, errors), "address": None}
     request.dbsession.add(Address(user_id=request.user.id, **values))
     request.session.flash("Address saved.")
     return HTTPSeeOther(location=request.route_path("account"))
@@ -323,7 +317,7 @@ def address_create(request):
 def address_edit_form(request):
     _private(request)
     address = _own_address(request)
-    return _address_page(request, values=address.as_dict(), errors={}, address=address)
+    return {"values": address.as_dict(), "errors": {}, "address": address}
 
 
 @view_config(
@@ -338,7 +332,7 @@ def address_update(request):
     schema = AddressSchema()
     values, errors = validate(schema, request.POST)
     if errors:
-        return _address_page(request, **_form_failed(request, schema, errors), address=address)
+        return {**_form_failed(request, schema, errors), "address": address}
     for key, value in values.items():
         setattr(address, key, value)
     request.session.flash("Address saved.")

@@ -12,7 +12,9 @@ import re
 import threading
 
 import pytest
+from sqlalchemy import select
 
+from mercato import Address
 from mercato.orders import models as m
 
 from .conftest import all_orders
@@ -323,3 +325,35 @@ def test_two_staff_refunding_the_same_units_at_once_refund_them_once(
     reference = order.payments[-1].reference
     refunds = demo_shop.localstripe.client().v1.refunds.list(params={"payment_intent": reference})
     assert [refund.amount for refund in refunds.data] == [2500]
+
+
+def country_choices(page) -> list[tuple[str, str]]:
+    select = page.html.find("select", id="f-country")
+    return [(o["value"], o.text) for o in select.find_all("option") if o["value"]]
+
+
+def test_the_address_book_offers_the_countries_checkout_ships_to(
+    demo_shopper, customer_user, dbsession
+):
+    """One list: an address saved in the account is one checkout accepts, by the same
+    names (the account pages had a list of their own, with Kosovo, the Canary Islands
+    and six more that checkout then refused)."""
+    demo_shopper.log_in(customer_user.email)
+    demo_shopper.add("MUG")
+    saving = demo_shopper.app.get("/account/addresses/new")
+    checkout = demo_shopper.app.get("/checkout/address")
+    assert country_choices(saving) == country_choices(checkout)
+    assert ("DE", "Germany") in country_choices(saving)
+
+    refused = demo_shopper.app.post(
+        "/account/addresses/new",
+        {
+            **ADDRESSES["DE"],
+            "name": "Ada Lovelace",
+            "country": "XK",
+            "csrf_token": demo_shopper.token,
+        },
+        status=400,
+    )
+    assert refused.html.find(id="e-country").text == "Please choose a country."
+    assert dbsession.scalars(select(Address)).all() == []
