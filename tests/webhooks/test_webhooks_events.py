@@ -55,6 +55,19 @@ def test_order_placed_paid_and_shipped_with_the_parcel(
     assert shipment["tracking_number"] == "TRACK123" and shipment["lines"]
 
 
+def test_an_endpoint_gets_the_events_it_asked_for_and_a_disabled_one_none(
+    demo_shop, demo_shopper, dbsession, receiver
+):
+    add_endpoint(dbsession, receiver.url, events=["order.paid"])
+    add_endpoint(dbsession, receiver.url, events=["order.paid"], enabled=False)
+    add_endpoint(dbsession, receiver.url, events=["stock.low", "product.changed"])
+    demo_shopper.buy({"TEE": 1})
+    deliver_waiting(demo_shop)
+
+    assert [body["type"] for body in bodies(receiver.delivered())] == ["order.paid"]
+    assert {event.type for event in events_of(dbsession)} == {"order.paid"}
+
+
 def admin_order_form(staff, order, form_id: str, **fields):
     """Submit a form of the admin's order page as a browser would."""
     form = staff.app.get(f"/admin/orders/{order.number}").forms[form_id]
