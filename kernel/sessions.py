@@ -68,17 +68,31 @@ def csrf_for_api_clients(request):
 
 
 class RefreshOnRead:
-    """The Redis client as pyramid_session_redis sees it: a session is read with GETEX,
-    which pushes its TTL back in the same command, so the EXPIRE the library sends
-    after every read (a second round trip on every request) is left out. Everything
-    else goes to the client unchanged."""
+    """The Redis client as pyramid_session_redis sees it, one per request: a session is
+    read with GETEX, which pushes its TTL back in the same command, so the EXPIRE the
+    library sends after every read (a second round trip on every request) is left out;
+    what plugins asked to read with the session (``config.add_session_read``) goes in
+    the same round trip. Everything else goes to the client unchanged."""
 
-    def __init__(self, client, timeout: int):
+    def __init__(self, client, timeout: int, request=None, reads=()):
         self._client = client
         self._timeout = timeout
+        self._request = request
+        self._reads = reads
 
     def get(self, key):
-        return self._client.getex(key, ex=self._timeout)
+        pipe = self._client.pipeline(transaction=False)
+        receivers = [receive for read in self._reads if (receive := read(self._request, pipe))]
+        if not receivers:
+            return self._client.getex(key, ex=self._timeout)
+        pipe.getex(key, ex=self._timeout)
+        *answers, session = pipe.execute(raise_on_error=False)
+        if isinstance(session, Exception):
+            raise session
+        answers = iter(answers)
+        for receive in receivers:
+            receive(answers)
+        return session
 
     def expire(self, key, seconds):
         return True  # done by the GETEX that read the session
@@ -105,7 +119,15 @@ def _seconds(settings: dict, key: str, default: int) -> int:
     return seconds
 
 
-def make_session_factory(settings: dict, client):
+def add_session_read(config, read) -> None:
+    """``config.add_session_read(read)``: ``read(request, pipe)`` may queue Redis reads
+    the request will need on ``pipe``, sent with the read of its session (one round
+    trip), and returns a function that takes its answers from the iterator it is given
+    (an exception instance for a command that failed), or ``None``."""
+    config.registry.session_reads.append(read)
+
+
+def make_session_factory(settings: dict, client, reads=()):
     idle = _seconds(settings, "mercato.session.idle_timeout", 7 * 24 * 3600)
     max_age = _seconds(settings, "mercato.session.max_age", 30 * 24 * 3600)
     secure_mode = str(settings.get("mercato.session.cookie_secure", "auto")).strip().lower()
@@ -115,7 +137,8 @@ def make_session_factory(settings: dict, client):
             "use auto (Secure over HTTPS), true or false"
         )
 
-    sessions_client = RefreshOnRead(client, idle)
+    def sessions_client(request, **_kw):
+        return RefreshOnRead(client, idle, request, reads)
 
     def factory(secure: bool):
         return RedisSessionFactory(
@@ -125,7 +148,7 @@ def make_session_factory(settings: dict, client):
             cookie_httponly=True,
             cookie_samesite="Lax",
             cookie_secure=secure,
-            redis_client_callable=lambda request, **_kw: sessions_client,
+            redis_client_callable=sessions_client,
             serialize=_serialize,
             deserialize=json.loads,
             # A payload that cannot be read (tampered, old format) starts a new session
@@ -212,7 +235,11 @@ def _needs_csrf_token(request) -> bool:
 
 def includeme(config):
     registry = config.registry
-    config.set_session_factory(make_session_factory(registry.settings, registry.redis))
+    registry.session_reads = []
+    config.add_directive("add_session_read", add_session_read)
+    config.set_session_factory(
+        make_session_factory(registry.settings, registry.redis, registry.session_reads)
+    )
     # Every POST/PUT/PATCH/DELETE must carry the session's token, as the form field
     # ``csrf_token`` or the ``X-CSRF-Token`` header; a view exempts itself with
     # ``require_csrf=False`` only when it authenticates otherwise (signed webhooks).

@@ -39,6 +39,7 @@ from .openapi import openapi_checked_responses  # noqa: F401 (every /api answer 
 from .outbox import settled_deliveries  # noqa: F401 (a request's emails sent when it answers)
 from .postgres_replica import LocalPostgresReplica  # noqa: F401 (tests/scale, bench)
 from .redis_cluster import LocalRedisCluster
+from .round_trips import RedisRoundTrips  # noqa: F401 (what a request asks of Redis)
 from .smtp import *  # noqa: F403 (the smtp_server fixture and SMTPServer)
 
 LOCAL_POSTGRES = ("127.0.0.1", 5432)

@@ -7,7 +7,7 @@ from sqlalchemy import event
 from mercato import hookimpl, make_engine, registry_of
 
 from . import cli, openapi, schemas, slots
-from .services import CatalogAnswers, ShopperCart
+from .services import CatalogAnswers, ShopperCart, read_with_session
 from .store import CartStore
 
 DAY = 24 * 3600
@@ -36,6 +36,7 @@ def mercato_configure(config):
         ),
     )
     registry.cart_answers = CatalogAnswers(settings["catalog_cache_seconds"])
+    config.add_session_read(read_with_session)
     config.add_request_method(ShopperCart, "cart", reify=True)
     config.add_jinja2_search_path("mercato_cart:templates", name=".jinja2")
     config.add_static_view("static/cart", "mercato_cart:static", cache_max_age=3600)

@@ -24,13 +24,22 @@ from mercato import (
     redis_writes,
 )
 
-from .store import CartStore, StoredCart, StoredLine, parse_price, price_text
+from .store import (
+    CATALOG_EPOCH_KEY,
+    CartStore,
+    StoredCart,
+    StoredLine,
+    parse_price,
+    price_text,
+    redis_key,
+)
 
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "mercato.cart.id"
 COOKIE_NAME = "mercato_cart"
 GUEST_ID = re.compile(r"^g[A-Za-z0-9_-]{22}$")
+READ_WITH_SESSION = "mercato_cart.read_with_session"  # in request.environ: id, fields[, epoch]
 
 
 def customer_cart_id(user_id: int) -> str:
@@ -109,6 +118,27 @@ class CartView:
             "count": self.count,
             "ready": self.ready,
         }
+
+
+def read_with_session(request, pipe):
+    """A guest's cart, and for a change the catalog's epoch, read with the session
+    (``config.add_session_read``): the cart's cookie names it, and a browser sends it
+    with the session's. Used only when the session names the same cart
+    (``ShopperCart.stored``); a customer's cart is read as before."""
+    cart_id = request.cookies.get(COOKIE_NAME)
+    if not cart_id or not GUEST_ID.match(cart_id):
+        return None
+    pipe.hgetall(redis_key(cart_id))
+    changing = request.method != "GET"
+    if changing:
+        pipe.get(CATALOG_EPOCH_KEY)
+
+    def receive(answers) -> None:
+        read = (cart_id, next(answers), next(answers) if changing else None)
+        if not any(isinstance(answer, Exception) for answer in read):
+            request.environ[READ_WITH_SESSION] = read
+
+    return receive
 
 
 class ShopperCart:
@@ -193,7 +223,12 @@ class ShopperCart:
     def stored(self) -> StoredCart:
         if self._stored is None:
             cart_id = self.cart_id
-            if self._kept is not None and not self._epoch_read:
+            read = self.request.environ.pop(READ_WITH_SESSION, None)
+            if read is not None and read[0] == cart_id:
+                self._stored = self.store.from_fields(cart_id, read[1])
+                if self._kept is not None and not self._epoch_read:
+                    self._epoch_seen(read[2])
+            elif self._kept is not None and not self._epoch_read:
                 # The catalog's epoch comes with the cart: kept answers older than a
                 # product change made anywhere are forgotten before they are used.
                 self._stored, epoch = self.store.load_with_epoch(cart_id)

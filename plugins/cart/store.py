@@ -276,7 +276,7 @@ class CartStore:
 
     def load(self, cart_id: str) -> StoredCart:
         """The cart from Redis, or restored from its backup when Redis lost it."""
-        return self._found(cart_id, self.redis.hgetall(redis_key(cart_id)))
+        return self.from_fields(cart_id, self.redis.hgetall(redis_key(cart_id)))
 
     def load_with_epoch(self, cart_id: str | None) -> tuple[StoredCart, bytes | None]:
         """The cart (an empty one without ``cart_id``) and the catalog epoch, read in
@@ -287,9 +287,11 @@ class CartStore:
         pipe.hgetall(redis_key(cart_id))
         pipe.get(CATALOG_EPOCH_KEY)
         fields, epoch = pipe.execute()
-        return self._found(cart_id, fields), epoch
+        return self.from_fields(cart_id, fields), epoch
 
-    def _found(self, cart_id: str, fields) -> StoredCart:
+    def from_fields(self, cart_id: str, fields) -> StoredCart:
+        """The cart Redis answered with ``fields`` (HGETALL), or its backup's when
+        Redis had none (lost, or expired while the cookie lived)."""
         if fields:
             return StoredCart.from_redis(cart_id, fields)
         return self._restore_from_backup(cart_id)

@@ -41,7 +41,9 @@ KERNEL = ROOT / "kernel"
 # one), country lists built once per country chosen (+19, 35% of the address page's
 # CPU; the cart page's shipping estimate too): 4,952; the statuses no order comes back
 # to once it shipped, named once for the returns and fulfilment plugins (+3): 4,955.
-KERNEL_LINE_BUDGET = 4955
+# Session 10: plugins' Redis reads sent with the session's (config.add_session_read,
+# +25: a guest's add to the cart and product page wait for Redis once less): 4,980.
+KERNEL_LINE_BUDGET = 4980
 # Code that runs as a plugin: the first-party plugins and the published examples.
 PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
 
