@@ -131,6 +131,16 @@ class Shopper:
     path: str
     body: dict | None = None
 
+    def keep(self, headers) -> None:
+        """Keep the cookies an answer sets, as a browser does (the cart's, after the
+        first add)."""
+        cookies = dict(pair.split("=", 1) for pair in self.cookie.split("; ") if pair)
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                key, _, rest = value.split(";", 1)[0].partition("=")
+                cookies[key] = rest
+        self.cookie = "; ".join(f"{key}={value}" for key, value in cookies.items())
+
 
 def call(app, environ: dict) -> tuple[str, list, bytes]:
     answer = {}
@@ -182,9 +192,10 @@ def cpu_per_request(app, shoppers: list[Shopper], requests: int, commit_every: i
     for number in range(requests):
         shopper = shoppers[number % len(shoppers)]
         environ = environ_for(shopper.path, shopper.cookie, shopper.body, shopper.token)
-        status, _, _ = call(app, environ)
+        status, headers, _ = call(app, environ)
         if not status.startswith("200"):
             raise SystemExit(f"bench.cycle: {shopper.path} answered {status}")
+        shopper.keep(headers)
         if commit_every and number % commit_every == 0:
             with app.registry.db_engine.begin() as connection:
                 connection.execute(text("SELECT 1"))

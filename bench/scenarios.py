@@ -60,6 +60,33 @@ def open_sessions(url: str, count: int) -> list[Session]:
     return asyncio.run(_open_sessions(url, count))
 
 
+async def _first_adds(url: str, sessions: list[Session], skus: list[str], parallel: int = 32):
+    carted: list[Session | None] = [None] * len(sessions)
+
+    async def adder(indexes):
+        for index in indexes:
+            session = sessions[index]
+            browser = Browser(url)
+            browser.cookies = dict(pair.split("=", 1) for pair in session.cookie.split("; "))
+            body = json.dumps({"sku": skus[index % len(skus)], "quantity": 1}).encode()
+            headers = {"X-CSRF-Token": session.token, "Content-Type": "application/json"}
+            answer = await browser.send("POST", "/api/cart/lines", body, headers)
+            browser.close()
+            if answer.status != 200:
+                raise SystemExit(f"bench: a first add to the cart answered {answer.status}")
+            cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+            carted[index] = Session(cookie, session.token)
+
+    await asyncio.gather(*(adder(range(n, len(sessions), parallel)) for n in range(parallel)))
+    return carted
+
+
+def with_carts(url: str, shop: Shop, sessions: list[Session]) -> list[Session]:
+    """The sessions after each one's first add (its SKU, as the cart scenario adds it),
+    with the cart's cookie a browser keeps from that answer and sends from then on."""
+    return asyncio.run(_first_adds(url, sessions, [sku for _slug, sku in shop.hot]))
+
+
 def page_lines(kind: str, shop: Shop, sessions: list[Session], seed: int = 3) -> list[str]:
     rng = random.Random(seed)
     lines = []
