@@ -6,6 +6,7 @@
     .venv/bin/python -m bench.cycle --tree /tmp/before     # another copy of the code
     .venv/bin/python -m bench.cycle --cart --profile 25   # POST /api/cart/lines instead
     .venv/bin/python -m bench.cycle --cart --commit-every 8   # in a process taking orders
+    .venv/bin/python -m bench.cycle --cart --set mercato.cart.catalog_cache_seconds=0
 
 ``--tree`` imports Mercato (kernel, ops, plugins) from a copy of this working tree
 instead, so that a change and the code before it can be measured alternately in the
@@ -214,6 +215,13 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile's top N")
     parser.add_argument("--dump", type=Path, help="write the profile's stats to this file")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an app setting (mercato.cart.catalog_cache_seconds=0: every add asks the catalog)",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     parser.add_argument("--tree", type=Path, help="import Mercato from this copy of the tree")
     options = parser.parse_args(argv)
@@ -232,6 +240,7 @@ def main(argv=None) -> None:
             workers=1,
             threads=16,
             stripe=STRIPE,
+            extra=dict(setting.split("=", 1) for setting in options.set),
         )
         app = load_app(ini)
         shoppers = open_sessions(app, options)
