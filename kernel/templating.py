@@ -13,7 +13,7 @@ from jinja2 import BaseLoader, TemplateNotFound, pass_context
 from markupsafe import Markup
 
 from .capabilities import has_route
-from .places import country_options
+from .places import country_name, country_options
 from .slots import render_block, render_slot
 
 
@@ -116,6 +116,7 @@ def includeme(config):
         env.globals["personal_block"] = personal_block
         env.globals["has_route"] = route_served
         env.globals["country_options"] = country_options
+        env.globals["country_name"] = country_name
         env.globals["shop_name"] = config.registry.settings["mercato.shop_name"]
         env.filters["money"] = money
         if not env.auto_reload:

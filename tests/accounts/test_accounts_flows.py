@@ -393,7 +393,8 @@ def test_addresses_can_be_added_edited_and_deleted(app, customer_user, dbsession
     page.submit(status=303)
     [address] = dbsession.scalars(select(Address)).all()
     assert (address.user_id, address.city, address.country) == (customer_user.id, "Lyon", "FR")
-    assert "1 Market Street" in app.get("/account").text
+    shown = app.get("/account").html.find(id="addresses").find("address").text
+    assert "1 Market Street" in shown and "France" in shown  # the country's name, not "FR"
 
     edit = page_form(app.get(f"/account/addresses/{address.id}/edit"))
     assert edit["city"].value == "Lyon"
