@@ -170,9 +170,11 @@ def open_sessions(app, options) -> list[Shopper]:
         return [open_session(app, options.path)]
     from sqlalchemy import create_engine
 
+    from mercato.db import sqlalchemy_url
+
     from .dataset import hot_variants
 
-    engine = create_engine(options.database_url)
+    engine = create_engine(sqlalchemy_url(options.database_url))
     try:
         with engine.connect() as conn:
             skus = [sku for _slug, sku in hot_variants(conn)][:CART_SHOPPERS]
