@@ -135,11 +135,13 @@ class Shopper:
     def keep(self, headers) -> None:
         """Keep the cookies an answer sets, as a browser does (the cart's, after the
         first add)."""
+        set_cookies = [value for name, value in headers if name == "Set-Cookie"]
+        if not set_cookies:
+            return  # the common case, kept cheap: this loop's CPU is in the figures
         cookies = dict(pair.split("=", 1) for pair in self.cookie.split("; ") if pair)
-        for name, value in headers:
-            if name.lower() == "set-cookie":
-                key, _, rest = value.split(";", 1)[0].partition("=")
-                cookies[key] = rest
+        for value in set_cookies:
+            key, _, rest = value.split(";", 1)[0].partition("=")
+            cookies[key] = rest
         self.cookie = "; ".join(f"{key}={value}" for key, value in cookies.items())
 
 
