@@ -75,6 +75,9 @@ class _PipelineLater:
         self._client = client
         self.pipe = None
 
+    def __len__(self) -> int:
+        return len(self.pipe) if self.pipe is not None else 0
+
     def __getattr__(self, name):
         if self.pipe is None:
             self.pipe = self._client.pipeline(transaction=False)
@@ -96,17 +99,23 @@ class RefreshOnRead:
 
     def get(self, key):
         later = _PipelineLater(self._client)
-        receivers = [receive for read in self._reads if (receive := read(self._request, later))]
+        asked = []  # (receive, how many commands its read queued)
+        for read in self._reads:
+            queued = len(later)
+            if (receive := read(self._request, later)) is not None:
+                asked.append((receive, len(later) - queued))
         if later.pipe is None:  # nothing queued
             return self._client.getex(key, ex=self._timeout)
-        pipe = later.pipe
-        pipe.getex(key, ex=self._timeout)
-        *answers, session = pipe.execute(raise_on_error=False)
+        later.pipe.getex(key, ex=self._timeout)
+        *answers, session = later.pipe.execute(raise_on_error=False)
         if isinstance(session, Exception):
             raise session
-        answers = iter(answers)
-        for receive in receivers:
-            receive(answers)
+        for receive, count in asked:
+            mine, answers = answers[:count], answers[count:]
+            try:
+                receive(iter(mine))
+            except Exception:  # a plugin's read never costs the request its session
+                log.exception("config.add_session_read: %r failed", receive)
         return session
 
     def expire(self, key, seconds):

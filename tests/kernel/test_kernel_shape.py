@@ -42,10 +42,11 @@ KERNEL = ROOT / "kernel"
 # CPU; the cart page's shipping estimate too): 4,952; the statuses no order comes back
 # to once it shipped, named once for the returns and fulfilment plugins (+3): 4,955.
 # Session 10: plugins' Redis reads sent with the session's (config.add_session_read,
-# +36, its pipeline made only when a plugin queues on it: a guest's add to the cart and
-# product page wait for Redis once less), and country_name for every template (+1,
-# the account page showed "DE"): 4,992.
-KERNEL_LINE_BUDGET = 4992
+# +44, its pipeline made only when a plugin queues on it, a plugin's failing read
+# logged and kept from the others: a guest's add to the cart and product page wait
+# for Redis once less), and country_name for every template (+1, the account page
+# showed "DE"): 5,000.
+KERNEL_LINE_BUDGET = 5000
 # Code that runs as a plugin: the first-party plugins and the published examples.
 PLUGIN_FOLDERS = [ROOT / "plugins", ROOT / "examples"]
 

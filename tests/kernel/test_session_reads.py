@@ -34,3 +34,10 @@ def test_without_anything_to_read_the_session_is_read_alone(probe_app, monkeypat
 def test_a_read_redis_refuses_is_an_exception_for_its_plugin_alone(probe_app):
     answer = probe_app.get("/probe/session-read", headers={"X-Probe": "1", "X-Broken": "1"}).json
     assert answer == {"token": True, "answers": ["ResponseError", "kept"]}
+
+
+def test_a_read_whose_plugin_fails_costs_neither_the_session_nor_the_next_read(probe_app):
+    answer = probe_app.get(
+        "/probe/session-read", headers={"X-Failing": "1", "X-Probe": "1", "X-Broken": "1"}
+    ).json
+    assert answer == {"token": True, "answers": ["ResponseError", "kept"]}

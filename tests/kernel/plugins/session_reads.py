@@ -1,6 +1,7 @@
 """A plugin that reads Redis with the session (``config.add_session_read``), as the cart
 plugin reads a guest's cart: the key named by the X-Probe header; with X-Broken, a
-read Redis refuses (HGETALL of a string) comes first."""
+read Redis refuses (HGETALL of a string) comes first. With X-Failing, a read made
+before it queues a command and then fails when given the answer."""
 
 from pyramid.view import view_config
 
@@ -8,6 +9,17 @@ from mercato import hookimpl
 
 KEY = "probe:session-read"
 ANSWERS = "probe.session_read"  # in request.environ
+
+
+def failing_read(request, pipe):
+    if "X-Failing" not in request.headers:
+        return None
+    pipe.get(KEY)
+
+    def receive(answers) -> None:
+        raise RuntimeError("a plugin's bug")
+
+    return receive
 
 
 def read(request, pipe):
@@ -36,6 +48,7 @@ def probe(request):
 
 @hookimpl
 def mercato_configure(config):
+    config.add_session_read(failing_read)
     config.add_session_read(read)
     config.add_route("probe_session_read", "/probe/session-read")
     config.scan(__name__)
