@@ -37,6 +37,12 @@ from .stripe_floor import measure as measure_stripe_floor
 SESSIONS = 2000
 # The 1,000 shoppers arrive over this many seconds before the measured minute.
 SHOPPERS_WARMUP = 30.0
+# The cart's rounds warm up until each process has been asked for every one of the
+# 2,000 SKUs (each reaches a process every 3-4 s): 2 s measured each process's first
+# pass over them (half the answers an add looked up were misses, counted in one run),
+# not a shop adding at that rate. Longer would fill the 2,000 one-line carts up to
+# their 99 units, and the answers a round keeps expire (60 s) all together.
+CART_WARMUP = 10.0
 
 
 def say(message: str) -> None:
@@ -142,7 +148,7 @@ def single_servers_run(config: BenchConfig, stack: ExitStack, stripe) -> dict[st
                         lines[page] = page_lines(page, shop, with_carts(app.url, shop, sessions))
                     args = (
                         *wrk_args[:2],
-                        max(config.warmup, cart_answers_seconds()),
+                        max(config.warmup, CART_WARMUP),
                         *wrk_args[3:],
                     )
                 result = measure_wrk(page, app, lines[page], *args)
@@ -243,18 +249,6 @@ def many_shoppers(config: BenchConfig, app: AppServer, stripe, shop) -> Result:
     )  # fmt: skip
     result.notes["bounds"] = bounds
     return result
-
-
-def cart_answers_seconds() -> float:
-    """How long each app process keeps what the catalog told its adds (production.ini,
-    else the cart plugin's default). The cart's rounds warm up that long: the answers
-    kept by one round have expired by the next, and 2 s of warm-up left every round
-    measuring each process's first pass over the 2,000 SKUs (half the answers an add
-    looked up were misses, counted in one run), not a shop adding at that rate."""
-    from mercato_cart.schemas import Settings
-
-    kept = read_production()["app:main"].get("mercato.cart.catalog_cache_seconds")
-    return float(kept) if kept is not None else Settings().get("catalog_cache_seconds").missing
 
 
 def prime(url: str, shop) -> float:

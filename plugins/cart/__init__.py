@@ -9,7 +9,9 @@ process, during a stream of adds and counts what came back from PostgreSQL). The
 waits while PostgreSQL is away, is written at exit, and a cart restored from it
 continues in a new version epoch so that no late copy of the lost cart wins over it.
 Adds and quantity changes are answered from what the catalog said about the SKU in the
-last ``mercato.cart.catalog_cache_seconds`` (``services.CatalogAnswers``), forgotten by
-every process when a product changes (``store.CATALOG_EPOCH_KEY``); reads never.
+last ``mercato.cart.catalog_cache_seconds`` (``answers``), forgotten by every process
+when a product changes (``store.CATALOG_EPOCH_KEY``) and, for the SKUs whose stock an
+order or a restock changed, when the news reaches it on Redis (``answers.StockNews``);
+reads never.
 docs/deploy.md (section 6) says the same for store owners.
 """

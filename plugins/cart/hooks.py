@@ -7,7 +7,8 @@ from sqlalchemy import event
 from mercato import hookimpl, make_engine, registry_of
 
 from . import cli, openapi, schemas, slots
-from .services import CatalogAnswers, ShopperCart, read_with_session
+from .answers import CatalogAnswers, StockNews
+from .services import ShopperCart, read_with_session
 from .store import CartStore
 
 DAY = 24 * 3600
@@ -36,6 +37,8 @@ def mercato_configure(config):
         ),
     )
     registry.cart_answers = CatalogAnswers(settings["catalog_cache_seconds"])
+    registry.cart_stock_news = StockNews(registry.redis, registry.cart_answers)
+    event.listen(registry.db_engine, "engine_disposed", lambda _e: registry.cart_stock_news.stop())
     config.add_session_read(read_with_session)
     config.add_request_method(ShopperCart, "cart", reify=True)
     config.add_jinja2_search_path("mercato_cart:templates", name=".jinja2")
@@ -105,10 +108,10 @@ def mercato_release_stock(dbsession, lines):
 
 def _forget_stock_at_commit(dbsession, lines) -> None:
     """The SKUs' kept stock answers forgotten by this process when ``dbsession``'s
-    transaction ends: at its commit, or at its rollback (a checkout refused for want
-    of stock). Only theirs: a commit used to forget everything, and a shop that takes
-    orders commits several times a second, so its adds were seldom answered from what
-    was kept. Other processes learn within ``catalog_cache_seconds``, as before."""
+    transaction ends (at its rollback too: a checkout refused for want of stock), and
+    by every other process once it commits (``answers.StockNews``). Only theirs: a
+    commit used to forget everything, and a shop that takes orders commits several
+    times a second, so its adds were seldom answered from what was kept."""
     registry = registry_of(dbsession)
     if registry is None:
         return
@@ -116,11 +119,19 @@ def _forget_stock_at_commit(dbsession, lines) -> None:
     if skus is None:
         skus = dbsession.info[STOCK_CHANGED] = set()
 
-        def ended(session) -> None:
+        def committed(session) -> None:
+            changed = session.info.pop(STOCK_CHANGED, ())
+            registry.cart_answers.forget_stock(changed)
+            if changed:
+                registry.cart_stock_news.publish(changed)
+
+        def rolled_back(session) -> None:
             registry.cart_answers.forget_stock(session.info.pop(STOCK_CHANGED, ()))
 
-        event.listen(dbsession, "after_commit", ended, once=True)
-        event.listen(dbsession, "after_rollback", ended, once=True)
+        # Each pops the set: the one of them left over in a session used again finds
+        # the next transaction's SKUs, which are then forgotten (and published) once.
+        event.listen(dbsession, "after_commit", committed, once=True)
+        event.listen(dbsession, "after_rollback", rolled_back, once=True)
     skus.update(line.sku for line in lines)
 
 

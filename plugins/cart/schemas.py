@@ -24,12 +24,12 @@ class Settings(colander.MappingSchema):
     )
     catalog_cache_seconds = colander.SchemaNode(
         colander.Float(),
-        missing=10.0,
-        validator=colander.Range(min=0, max=60),
+        missing=60.0,
+        validator=colander.Range(min=0, max=3600),
         description=(
             "how long a process keeps the price, stock and name the catalog gave for a SKU "
             "to answer adds and quantity changes (0: ask every time); a product changed "
-            "by any process and stock taken or put back by this one are forgotten at "
+            "and stock taken or put back by any process of the shop are forgotten at "
             "once, the cart page and checkout always ask"
         ),
     )

@@ -11,7 +11,6 @@ from what Redis returned, and written behind the request within a second.
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
 
 from mercato import (
@@ -24,6 +23,7 @@ from mercato import (
     redis_writes,
 )
 
+from .answers import CatalogAnswers
 from .store import (
     CATALOG_EPOCH_KEY,
     CartStore,
@@ -129,7 +129,7 @@ def read_with_session(request, pipe):
     if not cart_id or not GUEST_ID.match(cart_id):
         return None
     pipe.hgetall(redis_key(cart_id))
-    changing = request.method != "GET"
+    changing = request.method != "GET" and request.registry.cart_answers.seconds > 0
     if changing:
         pipe.get(CATALOG_EPOCH_KEY)
 
@@ -154,9 +154,10 @@ class ShopperCart:
         self._stored: StoredCart | None = None
         # What the catalog answered lately, for the changes a shopper makes (an add
         # asks no catalog query while its SKU's answers are kept); never for reads.
-        self._kept: CatalogAnswers | None = (
-            request.registry.cart_answers if request.method != "GET" else None
-        )
+        self._kept: CatalogAnswers | None = None
+        if request.method != "GET" and request.registry.cart_answers.seconds > 0:
+            self._kept = request.registry.cart_answers
+            request.registry.cart_stock_news.ensure_listening()
         self._epoch_read = False
         self._changed: list[StoredCart] = []
         self._hooked_txn = None
@@ -238,7 +239,7 @@ class ShopperCart:
         return self._stored
 
     @property
-    def _answers(self) -> "CatalogAnswers | None":
+    def _answers(self) -> CatalogAnswers | None:
         if self._kept is not None and not self._epoch_read:
             # Asked before the cart was read (a login merging a guest's cart).
             self._epoch_seen(self.store.catalog_epoch())
@@ -495,13 +496,15 @@ class ShopperCart:
         # Asked again when the response shows the changed cart: once per request is
         # enough for a non-locking read, and spares a catalog query per line.
         if sku not in self._stock:
-            found, level = self._answers.get(("stock", sku)) if self._answers else (False, None)
+            answers = self._answers
+            found, level = answers.stock(sku) if answers is not None else (False, None)
             if not found:
+                since = answers.generation if answers is not None else 0
                 level = self.request.hooks.mercato_stock_level(
                     dbsession=self.request.dbsession, sku=sku
                 )
-                if self._answers is not None:
-                    self._answers.put(("stock", sku), level)
+                if answers is not None:
+                    answers.keep_stock(sku, level, since)
             self._stock[sku] = level
         return self._stock[sku]
 
@@ -512,7 +515,7 @@ class PricesSeen:
     it answers with (one catalog query of the six an add cost: 5.3 to 4.5 ms per add).
     Everything else goes to the hooks themselves."""
 
-    def __init__(self, hooks, prices: dict, answers: "CatalogAnswers | None" = None):
+    def __init__(self, hooks, prices: dict, answers: CatalogAnswers | None = None):
         self._hooks = hooks
         self._prices = prices
         self._answers = answers
@@ -549,62 +552,6 @@ class RequestPricingContext(PricingContext):
     @dbsession.setter
     def dbsession(self, value) -> None:
         pass  # always the request's
-
-
-class CatalogAnswers:
-    """What the catalog's hooks answered for SKUs (price, stock, name), kept by each
-    process for ``mercato.cart.catalog_cache_seconds`` to answer the changes shoppers
-    make to their carts: an add to a SKU asked about within that time runs no query.
-
-    So an add may see a stock level that many seconds old when another process sold
-    some; stock this process takes or puts back (``mercato_reserve_stock``,
-    ``mercato_release_stock``) is forgotten for those SKUs when it commits, and a
-    product changed anywhere (``mercato_product_changed``: staff's forms, imports and
-    API, their stock pages included) raises the catalog epoch in Redis, which each
-    process reads with the cart and forgets everything on a new value. Nothing is
-    decided on these answers alone: Redis caps the line again, the cart page asks the
-    catalog afresh (and shows a price that changed since), and checkout re-prices and
-    reserves stock under a lock.
-    """
-
-    def __init__(self, seconds: float, max_entries: int = 20_000):
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self._items: dict = {}
-        self._by_quantity: bool | None = None
-        self._epoch: bytes | None = None
-
-    def prices_by_quantity(self, hooks) -> bool:
-        """Whether any ``mercato_unit_price`` implementation takes the ``quantity``
-        argument (pluggy passes an implementation only the arguments it names): if
-        none does, a SKU's price is the same for every quantity, and kept once."""
-        if self._by_quantity is None:
-            impls = hooks.mercato_unit_price.get_hookimpls()
-            self._by_quantity = any("quantity" in impl.argnames for impl in impls)
-        return self._by_quantity
-
-    def get(self, key) -> tuple[bool, object]:
-        item = self._items.get(key)
-        if item is None or item[0] < time.monotonic():
-            return False, None
-        return True, item[1]
-
-    def put(self, key, value) -> None:
-        if self.seconds <= 0:
-            return
-        if len(self._items) >= self.max_entries:
-            self._items = {}  # bounded; refilled by the next adds
-        self._items[key] = (time.monotonic() + self.seconds, value)
-
-    def forget_stock(self, skus) -> None:
-        for sku in skus:
-            self._items.pop(("stock", sku), None)
-
-    def check_epoch(self, epoch: bytes | None) -> None:
-        """Forget everything if the catalog changed since the last epoch seen."""
-        if epoch != self._epoch:
-            self._items = {}
-            self._epoch = epoch
 
 
 def _short_of_stock(available: int) -> str:

@@ -131,7 +131,7 @@ def restored_version(version: int) -> int:
 
 
 # Raised (INCR) after a commit that changed a product (``mercato_product_changed``):
-# every process forgets what the catalog told it (``services.CatalogAnswers``) when it
+# every process forgets what the catalog told it (``answers.CatalogAnswers``) when it
 # reads a cart and finds another value, so a price edit reaches every process's adds at
 # once, not after ``catalog_cache_seconds``.
 CATALOG_EPOCH_KEY = "mercato:cart:catalog-epoch"

@@ -1,9 +1,13 @@
 """An add to the cart asks the catalog nothing while the process keeps its answers for
-the SKU (``mercato.cart.catalog_cache_seconds``); a commit of the process forgets them,
-so does a product changed by any process (the catalog epoch in Redis), and the cart page
-always asks afresh. With the real catalog, PostgreSQL and Redis."""
+the SKU (``mercato.cart.catalog_cache_seconds``); stock taken or put back by any
+process is forgotten (at once by that one, by the others through the stock news on
+Redis), so is a product changed by any process (the catalog epoch in Redis), and the
+cart page always asks afresh. With the real catalog, PostgreSQL and Redis."""
+
+import time
 
 import pytest
+import redis
 import webtest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
@@ -146,3 +150,70 @@ def test_a_product_changed_in_another_process_is_forgotten_at_the_next_add(
 
     line = shopper.add(lamp).json["lines"][0]
     assert (line["quantity"], line["unit_price"]["amount"]) == (2, 4500)
+
+
+def refused_within_moments(shopper, sku: str, quantity: int, seconds: float = 5.0) -> str:
+    """Set the line to ``quantity`` until the cart refuses it (409), which it must
+    within ``seconds``: the message. Setting a quantity again changes nothing else."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = shopper.set(sku, quantity, status=(200, 409))
+        if answer.status_int == 409:
+            return answer.json["error"]["message"]
+        if time.monotonic() > deadline:
+            pytest.fail(f"{quantity} × {sku} still accepted after {seconds:.0f} s")
+        time.sleep(0.01)
+
+
+def test_stock_another_process_takes_is_forgotten_by_this_one_within_moments(make_test_app, lamp):
+    """Two apps on the same PostgreSQL and Redis stand for two processes. An order of
+    the other one takes four lamps; this one, which keeps what the catalog told it for
+    a minute, hears of it on Redis and asks again; the bulb, which no order took,
+    stays answered from what it kept."""
+    here = make_test_app(plugins=PLUGINS, **KEPT)
+    there = make_test_app(plugins=PLUGINS, **KEPT)
+    with Session(here.app.registry.db_engine) as session, session.begin():
+        bulb = Product(slug="bulb", name="Bulb", active=True)
+        bulb.variants = [Variant(sku="BULB", price_amount=500, price_currency="EUR", stock=9)]
+        session.add(bulb)
+    shopper = Shopper(here)
+    other = Shopper(webtest.TestApp(here.app, extra_environ=here.extra_environ))
+    shopper.add(lamp)
+    other.add("BULB")
+
+    registry = there.app.registry
+    with registry.dbsession_factory() as session, session.begin():
+        registry.hooks.mercato_reserve_stock(dbsession=session, lines=[Line(sku=lamp, quantity=4)])
+    message = refused_within_moments(shopper, lamp, 2)
+    assert message == "Only 1 of Desk lamp is available."
+
+    seen = statements(here)
+    assert other.add("BULB").json["count"] == 2
+    assert seen == [], "the bulb's answers were kept: no order took a bulb"
+
+
+def kill_stock_listeners(client) -> None:
+    """Drop every subscribed connection, as a Redis restart or a network cut would."""
+    if isinstance(client, redis.RedisCluster):
+        client.execute_command(
+            "CLIENT KILL", "TYPE", "pubsub", target_nodes=redis.RedisCluster.ALL_NODES
+        )
+    else:
+        client.execute_command("CLIENT KILL", "TYPE", "pubsub")
+
+
+def test_a_process_that_lost_the_stock_news_forgets_the_stock_it_kept(
+    make_test_app, lamp, db_engine, redis_client
+):
+    """While a process was not subscribed it may have missed news: once it listens
+    again it forgets all the stock it kept, so a change it never heard of (here made
+    behind every process's back) reaches its next change."""
+    app = make_test_app(plugins=PLUGINS, **KEPT)
+    shopper = Shopper(app)
+    shopper.add(lamp)
+    with db_engine.begin() as conn:
+        conn.execute(update(Variant).where(Variant.sku == lamp).values(stock=0))
+    assert shopper.add(lamp).json["count"] == 2  # no news: answered from what was kept
+
+    kill_stock_listeners(redis_client)
+    assert refused_within_moments(shopper, lamp, 2) == "Sorry, Desk lamp is sold out."

@@ -18,7 +18,7 @@ def test_mercato_settings_schema_gives_defaults():
         "idle_days": 30,
         "max_per_line": 99,
         "max_lines": 100,
-        "catalog_cache_seconds": 10.0,
+        "catalog_cache_seconds": 60.0,
     }
 
 

@@ -1,6 +1,6 @@
 """A price staff change in the admin reaches the adds of every process of the composed
 shop at once, although each process keeps what the catalog told it for a while
-(``mercato.cart.catalog_cache_seconds``, 10 s by default)."""
+(``mercato.cart.catalog_cache_seconds``, 60 s by default)."""
 
 from mercato_catalog.models import Variant
 
