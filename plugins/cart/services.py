@@ -2,10 +2,12 @@
 
 A guest's cart id lives in the session and, so that a lost or expired session loses no
 cart, in a cookie of its own; a customer's cart is keyed by their user id, so every
-device shows the same cart. Changes are queued on the request's transaction (the
-kernel's Redis data manager) and reach Redis only if it commits; the backup in
-PostgreSQL is handed, after that commit, to the process's writer (``store.BackupWriter``)
-from what Redis returned, and written behind the request within a second.
+device shows the same cart, and once they logged in the cookie names it (so it is read
+with the session, ``read_with_session``) until they log out. Changes are queued on the
+request's transaction (the kernel's Redis data manager) and reach Redis only if it
+commits; the backup in PostgreSQL is handed, after that commit, to the process's writer
+(``store.BackupWriter``) from what Redis returned, and written behind the request
+within a second.
 """
 
 import logging
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 SESSION_KEY = "mercato.cart.id"
 COOKIE_NAME = "mercato_cart"
 GUEST_ID = re.compile(r"^g[A-Za-z0-9_-]{22}$")
+CUSTOMER_ID = re.compile(r"^u[0-9]{1,19}$")
 READ_WITH_SESSION = "mercato_cart.read_with_session"  # in request.environ: id, fields[, epoch]
 
 
@@ -121,12 +124,13 @@ class CartView:
 
 
 def read_with_session(request, pipe):
-    """A guest's cart, and for a change the catalog's epoch, read with the session
-    (``config.add_session_read``): the cart's cookie names it, and a browser sends it
-    with the session's. Used only when the session names the same cart
-    (``ShopperCart.stored``); a customer's cart is read as before."""
+    """The shopper's cart, and for a change the catalog's epoch, read with the session
+    (``config.add_session_read``): the cart's cookie names it (a guest's cart, or the
+    customer's once they logged in), and a browser sends it with the session's. Used
+    only when the session names the same cart (``ShopperCart.stored``): a cookie
+    naming another customer's cart reads what is then thrown away."""
     cart_id = request.cookies.get(COOKIE_NAME)
-    if not cart_id or not GUEST_ID.match(cart_id):
+    if not cart_id or not (GUEST_ID.match(cart_id) or CUSTOMER_ID.match(cart_id)):
         return None
     pipe.hgetall(redis_key(cart_id))
     changing = request.method != "GET" and request.registry.cart_answers.seconds > 0
@@ -164,7 +168,7 @@ class ShopperCart:
         self._stock: dict[str, int | None] = {}
         self._names: dict[str, str] = {}
         self._prices: dict[tuple[str, int], Money | None] = {}
-        self._cookie_renewed = False
+        self._cookie_set = False
 
     # -- whose cart -----------------------------------------------------------------
 
@@ -185,20 +189,31 @@ class ShopperCart:
             # The session expired or was lost with Redis: the cookie finds the cart.
             session[SESSION_KEY] = cart_id
             return cart_id
+        if cart_id and CUSTOMER_ID.match(cart_id):
+            # Left by a customer who logged out: this browser no longer names them.
+            self._set_cookie(None)
         return None
 
     def _writable_id(self) -> str:
         cart_id = self.cart_id
-        if self.request.user is not None:
-            return cart_id
         if cart_id is None:
             cart_id = "g" + secrets.token_urlsafe(16)
             self.request.session[SESSION_KEY] = cart_id
-        if self._cookie_renewed:
-            return cart_id
-        self._cookie_renewed = True
-        idle = self.store.idle_seconds
         # Renewed with every change: the cookie lives exactly as long as the cart.
+        self._set_cookie(cart_id)
+        return cart_id
+
+    def _set_cookie(self, cart_id: str | None) -> None:
+        """Name ``cart_id`` in the cart's cookie (``None``: delete it), once a request."""
+        if self._cookie_set:
+            return
+        self._cookie_set = True
+        idle = self.store.idle_seconds
+        if cart_id is None:
+            self.request.add_response_callback(
+                lambda request, response: response.delete_cookie(COOKIE_NAME, path="/")
+            )
+            return
         self.request.add_response_callback(
             lambda request, response: response.set_cookie(
                 COOKIE_NAME,
@@ -209,13 +224,6 @@ class ShopperCart:
                 samesite="Lax",
                 secure=request.scheme == "https",
             )
-        )
-        return cart_id
-
-    def _forget_guest(self) -> None:
-        self.request.session.pop(SESSION_KEY, None)
-        self.request.add_response_callback(
-            lambda request, response: response.delete_cookie(COOKIE_NAME, path="/")
         )
 
     # -- reading --------------------------------------------------------------------
@@ -401,13 +409,15 @@ class ShopperCart:
         """Move the guest cart's lines into ``user``'s saved cart, quantities added and
         capped at stock and the per-line maximum. Returns notes for the shopper."""
         guest_id = self._guest_id()
+        customer_id = customer_cart_id(user.id)
+        # From now on the cookie names the customer's cart, read with the session.
+        self._set_cookie(customer_id)
         if guest_id is None:
             return []
-        self._forget_guest()
+        self.request.session.pop(SESSION_KEY, None)
         guest = self.store.load(guest_id)
         if not guest.lines:
             return []
-        customer_id = customer_cart_id(user.id)
         customer = self.store.load(customer_id)
         ops, notes = [], []
         held = len(customer.lines)

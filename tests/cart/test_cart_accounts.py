@@ -36,7 +36,8 @@ def test_after_login_the_guest_cart_is_gone(new_shopper, redis_client, dbsession
 
     browser.login(8)
 
-    assert COOKIE_NAME not in browser.app.cookies
+    # The cookie names the customer's cart now (read with the session), not the guest's.
+    assert browser.app.cookies[COOKIE_NAME] == "u8"
     guest_id = guest_key[len("cart:{") : -1]
     assert redis_client.hget(guest_key, "q:PEN") is None
     write_waiting_backups()  # the copy is written behind the request
@@ -97,3 +98,31 @@ def test_merge_leaves_sold_out_items_and_a_full_cart_alone(make_test_app, catalo
     page = laptop.app.get("/cart").text
     assert "“TEE” is sold out, so it was not kept in your cart." in page
     assert "Your cart is full, so “PEN” was not added." in page
+
+
+def forge_cart_cookie(browser, value: str) -> None:
+    """Change the cart cookie the browser holds to ``value``."""
+    (cookie,) = [cookie for cookie in browser.app.cookiejar if cookie.name == COOKIE_NAME]
+    cookie.value = value
+
+
+def test_a_cookie_naming_another_customers_cart_shows_nothing_of_it(new_shopper, catalog):
+    """The cookie only says which cart to read with the session: a customer's cart is
+    the one of the user the session names, whatever the cookie says."""
+    owner = new_shopper()
+    owner.login(21)
+    owner.add("MUG", 2)
+    other = new_shopper()
+    other.login(22)
+    other.add("PEN", 1)
+
+    forge_cart_cookie(other, "u21")
+    assert other.quantities() == {"PEN": 1}
+    other.add("TEE", 1)
+    assert other.app.cookies[COOKIE_NAME] == "u22", "a change names the own cart again"
+    assert (owner.quantities(), other.quantities()) == ({"MUG": 2}, {"PEN": 1, "TEE": 1})
+
+    guest = new_shopper()
+    guest.add("PEN", 3)
+    forge_cart_cookie(guest, "u21")
+    assert guest.quantities() == {"PEN": 3}
