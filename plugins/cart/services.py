@@ -43,6 +43,7 @@ COOKIE_NAME = "mercato_cart"
 GUEST_ID = re.compile(r"^g[A-Za-z0-9_-]{22}$")
 CUSTOMER_ID = re.compile(r"^u[0-9]{1,19}$")
 READ_WITH_SESSION = "mercato_cart.read_with_session"  # in request.environ: id, fields[, epoch]
+_UNCHANGED = object()  # the response leaves the cart's cookie as the browser has it
 
 
 def customer_cart_id(user_id: int) -> str:
@@ -168,7 +169,7 @@ class ShopperCart:
         self._stock: dict[str, int | None] = {}
         self._names: dict[str, str] = {}
         self._prices: dict[tuple[str, int], Money | None] = {}
-        self._cookie_set = False
+        self._cookie: str | None | object = _UNCHANGED  # what the response tells
 
     # -- whose cart -----------------------------------------------------------------
 
@@ -204,26 +205,25 @@ class ShopperCart:
         return cart_id
 
     def _set_cookie(self, cart_id: str | None) -> None:
-        """Name ``cart_id`` in the cart's cookie (``None``: delete it), once a request."""
-        if self._cookie_set:
+        """Name ``cart_id`` in the cart's cookie (``None``: delete it) in the response;
+        the last call of a request wins (a login right after a logout names the new
+        customer, not nobody)."""
+        if self._cookie is _UNCHANGED:
+            self.request.add_response_callback(self._write_cookie)
+        self._cookie = cart_id
+
+    def _write_cookie(self, request, response) -> None:
+        if self._cookie is None:
+            response.delete_cookie(COOKIE_NAME, path="/")
             return
-        self._cookie_set = True
-        idle = self.store.idle_seconds
-        if cart_id is None:
-            self.request.add_response_callback(
-                lambda request, response: response.delete_cookie(COOKIE_NAME, path="/")
-            )
-            return
-        self.request.add_response_callback(
-            lambda request, response: response.set_cookie(
-                COOKIE_NAME,
-                cart_id,
-                max_age=idle,
-                path="/",
-                httponly=True,
-                samesite="Lax",
-                secure=request.scheme == "https",
-            )
+        response.set_cookie(
+            COOKIE_NAME,
+            self._cookie,
+            max_age=self.store.idle_seconds,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=request.scheme == "https",
         )
 
     # -- reading --------------------------------------------------------------------

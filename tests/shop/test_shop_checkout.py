@@ -89,14 +89,22 @@ def test_a_guest_who_logs_in_keeps_the_cart_and_buys_it_as_the_customer(
     assert demo_shopper.cart() == {}, "logged out, the guest's old cart is not back"
 
 
-def test_the_cart_cookie_names_the_customers_cart_until_they_log_out(demo_shopper, customer_user):
+def test_the_cart_cookie_names_the_customers_cart_until_they_log_out(
+    demo_shopper, customer_user, make_user
+):
     """Logged in, the cart's cookie names the customer's cart (read with the session,
-    one round trip less); logged out, the browser forgets it at the next page, and an
-    add starts a guest's cart."""
+    one round trip less), and another customer's once they log in on the same
+    browser; logged out, the browser forgets it at the next page, and an add starts a
+    guest's cart."""
     demo_shopper.add("TEE")
     demo_shopper.log_in(customer_user.email)
     assert demo_shopper.app.cookies["mercato_cart"] == f"u{customer_user.id}"
     assert demo_shopper.cart() == {"TEE": 1}
+    demo_shopper.app.post("/logout", {"csrf_token": demo_shopper.token}, status=303)
+    partner = make_user("partner@example.com")
+    demo_shopper.log_in(partner.email)
+    assert demo_shopper.app.cookies["mercato_cart"] == f"u{partner.id}"
+    assert demo_shopper.cart() == {}
 
     demo_shopper.app.post("/logout", {"csrf_token": demo_shopper.token}, status=303)
     demo_shopper.app.get("/")
