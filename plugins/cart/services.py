@@ -573,6 +573,7 @@ def _short_of_stock(available: int) -> str:
 def _apply(cart: StoredCart, ops: list) -> StoredCart:
     """What the update script will make of ``cart`` (for this request's response)."""
     version = cart.version + 1
+    created = 0  # each new line takes the next version as its place, as the script does
     lines = {line.sku: line for line in cart.lines}
     for op in ops:
         kind = op[0]
@@ -593,7 +594,8 @@ def _apply(cart: StoredCart, ops: list) -> StoredCart:
                 sku=sku,
                 quantity=quantity,
                 price=parse_price(price) if price else (existing.price if existing else None),
-                seq=existing.seq if existing else version,
+                seq=existing.seq if existing else version + created,
             )
+            created += existing is None
     ordered = sorted(lines.values(), key=lambda line: (line.seq, line.sku))
-    return StoredCart(cart.cart_id, version, ordered)
+    return StoredCart(cart.cart_id, version + max(created - 1, 0), ordered)

@@ -58,10 +58,13 @@ log = logging.getLogger(__name__)
 #   ["set", sku, quantity, cap, price]  quantity, at most cap; 0 removes the line
 #   ["remove", sku]  ["clear"]
 # The cap is checked here, inside the atomic script, so two tabs adding at once can
-# never push a line beyond stock even though each checked it on its own.
+# never push a line beyond stock even though each checked it on its own. Each line a
+# change creates takes the next version as its place (``o:``), so the lines a login
+# merges keep the order the guest added them in; ``v`` ends at the last one taken.
 UPDATE_SCRIPT = """
 local key = KEYS[1]
 local version = tonumber(redis.call('HGET', key, 'v') or '0') + 1
+local created = 0
 for _, op in ipairs(cjson.decode(ARGV[2])) do
   local kind, sku = op[1], op[2]
   if kind == 'clear' then
@@ -79,11 +82,13 @@ for _, op in ipairs(cjson.decode(ARGV[2])) do
     else
       redis.call('HSET', key, 'q:' .. sku, quantity)
       if op[5] ~= '' then redis.call('HSET', key, 'p:' .. sku, op[5]) end
-      redis.call('HSETNX', key, 'o:' .. sku, version)
+      if redis.call('HSETNX', key, 'o:' .. sku, version + created) == 1 then
+        created = created + 1
+      end
     end
   end
 end
-redis.call('HSET', key, 'v', version)
+redis.call('HSET', key, 'v', version + math.max(created - 1, 0))
 redis.call('EXPIRE', key, ARGV[1])
 return redis.call('HGETALL', key)
 """

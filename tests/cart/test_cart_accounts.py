@@ -126,3 +126,19 @@ def test_a_cookie_naming_another_customers_cart_shows_nothing_of_it(new_shopper,
     guest.add("PEN", 3)
     forge_cart_cookie(guest, "u21")
     assert guest.quantities() == {"PEN": 3}
+
+
+def test_the_lines_a_login_merges_keep_the_order_they_were_added_in(new_shopper, catalog):
+    """After the customer's own lines, in the order the guest added them (not by SKU:
+    one change created them all)."""
+    phone = new_shopper()
+    phone.login(23)
+    phone.add("TEE", 1)
+    laptop = new_shopper()
+    laptop.add("PEN", 1)
+    laptop.add("MUG", 1)
+    laptop.login(23)
+    assert [line["sku"] for line in laptop.cart()["lines"]] == ["TEE", "PEN", "MUG"]
+    laptop.add("MUG", 1)  # a later change to a merged line moves nothing
+    laptop.add("PEN", 1)
+    assert [line["sku"] for line in laptop.cart()["lines"]] == ["TEE", "PEN", "MUG"]

@@ -3,6 +3,8 @@ every refusal a 4xx with a sentence a person understands, and the cart unchanged
 
 import pytest
 
+from mercato_cart.services import _apply
+from mercato_cart.store import StoredCart
 from tests.cart.conftest import PLUGINS, Shopper
 
 
@@ -220,3 +222,24 @@ def test_changes_need_the_csrf_token(shopper):
 
 def test_cart_responses_are_not_cached(shopper):
     assert "no-store" in shopper.app.get("/api/cart").headers["Cache-Control"]
+
+
+def test_a_change_answers_with_the_cart_as_the_update_script_makes_it(app):
+    """The answer to a change shows the cart as ``services._apply`` says the script
+    will make it, before Redis ran it: the same lines, quantities, places and version
+    as the script's, for every kind of change."""
+    store = app.app.registry.cart_store
+    shown = StoredCart("g" + "m" * 22, 0, [])
+    changes = [
+        [["add", "MUG", 2, 99, "1250 EUR"]],
+        # A login's merge: two new lines in one change, the second capped at stock.
+        [["add", "PEN", 1, 99, ""], ["add", "TEE", 3, 2, "2000 EUR"]],
+        [["add", "MUG", 1, 99, ""]],
+        [["set", "MUG", 0, 99, ""], ["add", "MUG", 1, 99, "1300 EUR"]],
+        [["remove", "PEN"], ["add", "INK", 1, 99, ""], ["add", "PEN", 1, 0, ""]],
+        [["clear"], ["add", "PEN", 4, 99, ""]],
+    ]
+    for ops in changes:
+        expected = _apply(shown, ops)
+        shown = store.apply_now(shown.cart_id, ops)
+        assert (shown.version, shown.lines) == (expected.version, expected.lines), ops
