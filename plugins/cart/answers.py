@@ -103,6 +103,8 @@ class CatalogAnswers:
         if len(self._stock) >= self.max_entries:
             self._stock = {}
         self._stock[sku] = (time.monotonic() + self.seconds, level)
+        if since != self.generation:  # forgotten meanwhile, by the listener's thread
+            self._stock.pop(sku, None)
 
     def forget_stock(self, skus) -> None:
         self.generation += 1
