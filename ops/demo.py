@@ -104,6 +104,9 @@ def cmd_demo(args, env) -> int:
             print("mercato demo: migrating …", flush=True)
             migrate.run(env.settings, env.hooks)
             app = make_app(env.raw_settings)
+            # Closed before the servers stop (the stack unwinds in reverse): what the
+            # app still holds for them is written, and its threads let go first.
+            started.callback(app.registry.db_engine.dispose)
             admin_password = _demo_secret(data / "admin-password")
             _demo_data(app, env.hooks, admin_password)
             for server in plugin_servers:
