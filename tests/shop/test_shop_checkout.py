@@ -89,6 +89,17 @@ def test_a_guest_who_logs_in_keeps_the_cart_and_buys_it_as_the_customer(
     assert demo_shopper.cart() == {}, "logged out, the guest's old cart is not back"
 
 
+def test_the_lines_a_login_merges_keep_the_order_the_guest_added_them_in(
+    demo_shopper, customer_user
+):
+    """One change merges them all (not listed by SKU: the mug would come first)."""
+    demo_shopper.add("TEE")
+    demo_shopper.add("MUG")
+    demo_shopper.log_in(customer_user.email)
+    lines = demo_shopper.app.get("/api/cart").json["lines"]
+    assert [line["sku"] for line in lines] == ["TEE", "MUG"]
+
+
 def test_the_cart_cookie_names_the_customers_cart_until_they_log_out(
     demo_shopper, customer_user, make_user
 ):
