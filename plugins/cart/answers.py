@@ -4,7 +4,8 @@ An add to a SKU asked about within ``mercato.cart.catalog_cache_seconds`` runs n
 query (``CatalogAnswers``). What keeps the answers true:
 
 * a product changed by any process (``mercato_product_changed``: staff's forms,
-  imports and API, their stock pages included) raises the catalog epoch in Redis, read
+  imports (in the admin or ``mercato catalog import``) and API, their stock pages
+  included) raises the catalog epoch in Redis, read
   with the cart in the same round trip; a new value forgets everything;
 * stock taken or put back by any process (``mercato_reserve_stock``,
   ``mercato_release_stock``: orders, cancellations, restocks) is forgotten by that
@@ -18,8 +19,7 @@ query (``CatalogAnswers``). What keeps the answers true:
 Nothing is decided on these answers alone: Redis caps the line again, the cart page
 asks the catalog afresh (and shows a price that changed since), and checkout re-prices
 and reserves stock under a lock. What may still lag, by the answers' life at most: a
-``mercato catalog import`` run from the command line (a script's session belongs to no
-app) and a pricing plugin whose prices change with the clock rather than an edit.
+pricing plugin whose prices change with the clock rather than an edit.
 """
 
 import contextlib

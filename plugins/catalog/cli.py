@@ -91,9 +91,13 @@ def cmd_import(args, env) -> int:
         _say(f"catalog import: {exc}")
         return 1
     _say(f"catalog import: {sum(len(r.variants) for r in rows):,} rows checked, importing …")
-    engine = make_engine(env.settings)
+    # Through a session of the shop's app, as the admin's import writes: the running
+    # processes and the other plugins hear of it as they do of the admin's (the cached
+    # pages of what changed, mercato_product_changed: every process's cart forgets
+    # what the catalog told it, webhooks' product.changed events).
+    registry = env.app().registry
     try:
-        with Session(engine) as session:
+        with registry.dbsession_factory() as session:
             try:
                 counts = csvio.apply(session, rows, currency, progress=_say)
             except csvio.ImportFailed as exc:
@@ -104,9 +108,7 @@ def cmd_import(args, env) -> int:
                 return 1
             session.commit()
     finally:
-        engine.dispose()
-    # Written through a session of its own: the cached pages are told here.
-    invalidate_pages_now(env.settings, pagetags.CATALOG)
+        registry.db_engine.dispose()
     _say(
         "catalog import: done: "
         + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())

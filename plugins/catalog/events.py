@@ -4,7 +4,8 @@ form, a CSV import, the staff API) and ``mercato_stock_low`` when a sale or an e
 a variant's stock down to ``mercato.catalog.low_stock``.
 
 The hooks are reached through the session (``mercato.registry_of``): a script's own
-session (``mercato catalog import``) belongs to no app and tells no one.
+session belongs to no app and tells no one (``mercato catalog sample`` seeds a shop so;
+``mercato catalog import`` writes through its app's session, as the admin does).
 """
 
 from sqlalchemy.orm.attributes import set_committed_value

@@ -89,7 +89,8 @@ def make_demo_shop(
         server = StopableWSGIServer.create(app, host="127.0.0.1", threads=4)
         started.append((app, server))
         localstripe.send_webhooks_to(f"{server.application_url}stripe/webhook")
-        return DemoShop(app, server.application_url.rstrip("/"), localstripe, smtp_server)
+        url = server.application_url.rstrip("/")
+        return DemoShop(app, url, localstripe, smtp_server, settings)
 
     yield start
     for app, server in started:
@@ -105,11 +106,19 @@ def demo_shop(make_demo_shop):
 
 
 class DemoShop:
-    def __init__(self, app, url: str, localstripe, smtp_server):
+    def __init__(self, app, url: str, localstripe, smtp_server, settings: dict):
         self.app = app
         self.url = url
         self.localstripe = localstripe
         self.smtp = smtp_server
+        self.settings = settings  # as given to make_app: what an ini file would hold
+
+    def ini_file(self, folder: Path) -> str:
+        """This shop's settings as a ``mercato -c`` ini file, for its commands."""
+        path = folder / "shop.ini"
+        lines = [f"{key} = {value}" for key, value in self.settings.items()]
+        path.write_text("\n".join(["[app:main]", "use = egg:mercato", *lines, ""]))
+        return str(path)
 
     def browser(self) -> "Shopper":
         """A new shopper: a cookie jar of its own on the same app."""

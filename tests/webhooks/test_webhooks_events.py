@@ -4,6 +4,7 @@ from the checkout, the admin's forms, the staff JSON API and the CSV import; and
 change that is rolled back sends nothing."""
 
 import pytest
+from sqlalchemy import event
 from webtest import Upload
 
 from mercato.ops.outbox import Worker
@@ -167,6 +168,39 @@ def test_mercato_product_changed_from_the_staff_api_the_admin_and_a_csv_import(
         ("updated", "tee"),
     ]
     assert imported[1]["product"]["variants"][0]["price"]["amount"] == 2500
+
+
+def import_csv(staff, csv: bytes) -> None:
+    form = staff.app.get("/admin/catalog/csv").forms["import-form"]
+    form["file"] = Upload("catalog.csv", csv, "text/csv")
+    form.submit(status=303)
+
+
+def test_the_endpoints_are_asked_for_once_per_transaction_and_afresh_in_the_next(
+    demo_shop, demo_staff, dbsession, receiver
+):
+    asked: list[str] = []  # which endpoints want an event (not the delivery's reads)
+    event.listen(
+        demo_shop.app.registry.db_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: (
+            asked.append(statement) if "WHERE webhooks_endpoints.enabled AND" in statement else None
+        ),
+    )
+    header = b"product_slug,product_name,sku,price,stock\n"
+    import_csv(demo_staff, header + b"scarf,Silk Scarf,SCARF,30.00,7\nhat,Wool Hat,HAT,19.00,8\n")
+    assert len(asked) == 1, "two products changed, one question"
+    assert events_of(dbsession) == []  # nobody asked for them
+
+    add_endpoint(dbsession, receiver.url)
+    import_csv(demo_staff, header + b"scarf,Silk Scarf,SCARF,31.00,7\nhat,Wool Hat,HAT,20.00,8\n")
+    assert len(asked) == 2
+    prices = [(body["data"]["product"]["slug"], body["data"]["product"]["variants"][0]["price"])
+              for body in sent(receiver, "product.changed")]  # fmt: skip
+    assert prices == [
+        ("scarf", {"amount": 3100, "currency": "EUR"}),
+        ("hat", {"amount": 2000, "currency": "EUR"}),
+    ]
 
 
 def test_a_rolled_back_change_sends_nothing(demo_shop, demo_staff, dbsession, receiver, endpoint):
