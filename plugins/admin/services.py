@@ -99,8 +99,12 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
+def count_of(dbsession: Session, query: Select) -> int:
+    return dbsession.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
 def paginate(dbsession: Session, query: Select, page: int, *, scalars: bool = True) -> Page:
-    total = dbsession.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = count_of(dbsession, query)
     rows = dbsession.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
     return Page(list(rows.scalars() if scalars else rows.all()), page, total)
 
@@ -364,6 +368,11 @@ def orders_waiting(dbsession: Session, capture_when: str) -> Waiting:
 
 
 def find_orders(dbsession: Session, filters: dict, tz: ZoneInfo) -> Page:
+    return paginate(dbsession, orders_matching(filters, tz), filters["page"])
+
+
+def orders_matching(filters: dict, tz: ZoneInfo) -> Select:
+    """The orders the orders page's filters find, newest first (the page, its export)."""
     query = select(Order)
     if filters["q"]:
         like = _like(filters["q"])
@@ -377,8 +386,7 @@ def find_orders(dbsession: Session, filters: dict, tz: ZoneInfo) -> Page:
         query = query.where(Order.created_at < end)
     if filters["customer"]:
         query = query.where(Order.customer_id == filters["customer"])
-    query = query.order_by(Order.created_at.desc(), Order.id.desc())
-    return paginate(dbsession, query, filters["page"])
+    return query.order_by(Order.created_at.desc(), Order.id.desc())
 
 
 def refunds_of(dbsession: Session, order: Order) -> list[Refund]:
