@@ -73,6 +73,7 @@ PUBLIC_API: dict[str, str] = {
     "User": "mercato.accounts.models",
     "EmailTaken": "mercato.accounts.services",
     "create_user": "mercato.accounts.services",
+    "erase_user": "mercato.accounts.services",
     "make_reset_token": "mercato.accounts.services",
     "public_route_url": "mercato.accounts.services",
     "set_role": "mercato.accounts.services",

@@ -125,6 +125,14 @@ def mercato_user_logged_in(request, user):
     """
 
 
+@hookspec
+def mercato_user_erased(request, user):
+    """The customer ``user`` is being erased (``mercato.erase_user``, the right to
+    erasure): drop what you keep of them (a saved cart, preferences). Called for every
+    plugin inside the request's transaction, before the account is deleted: a rollback
+    keeps everything. Their orders stay, with no link to the account."""
+
+
 class Credentials(NamedTuple):
     """An API key or the like: the ``user`` it acts as, the ``permissions`` it grants
     and ``client``, its name for rate limits (``api_key:12``)."""

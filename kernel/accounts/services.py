@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..outbox import enqueue
 from .models import ROLES, User
 from .passwords import DEFAULT_ROUNDS, hash_password
 
@@ -69,6 +70,21 @@ def set_role(user: User, role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     user.role = role
+
+
+def erase_user(request, user: User) -> None:
+    """Erase a customer's account in the request's transaction (the right to erasure):
+    every plugin drops what it keeps of them (``mercato_user_erased``), the account and
+    its addresses are deleted, ``account.erased`` (``email``, ``name``) goes to the
+    outbox. Their orders stay, as the law on invoices asks: the email and addresses
+    they were placed with, no link to an account. ``ValueError`` for a staff account:
+    an admin makes it a customer's first."""
+    if user.is_staff:
+        raise ValueError("a staff account is not erased: make it a customer's first")
+    request.hooks.mercato_user_erased(request=request, user=user)
+    enqueue(request.dbsession, "account.erased", {"email": user.email, "name": user.name})
+    request.dbsession.delete(user)
+    request.dbsession.flush()
 
 
 def public_route_url(request, route_name: str, **kw) -> str:

@@ -1,19 +1,20 @@
-"""The account's JSON API beside logging in (``views``): registering, and the
-customer's saved addresses. The bodies are the account forms' own schemas
+"""The account's JSON API beside logging in (``views``): registering, the customer's
+saved addresses, erasing the account. The bodies are the account forms' own schemas
 (``RegisterSchema``, ``AddressSchema``), so they are refused with the same words: 400
 ``{"error": {"status", "message", "fields": {field: reason}}}``, nothing saved.
 """
 
 from pyramid.httpexceptions import HTTPNotFound
+from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from mercato import Address, EmailTaken, create_user, rate_limit
+from mercato import Address, EmailTaken, create_user, rate_limit, verify_password
 from mercato import validate_form as validate
 
 from . import services
-from .schemas import AddressSchema, RegisterSchema
-from .views import _json_error, _user_json
+from .schemas import AddressSchema, EraseAccountSchema, RegisterSchema
+from .views import NOT_YOUR_PASSWORD, STAFF_NOT_ERASED, _json_error, _user_json
 
 MANAGE = "account.manage"
 
@@ -104,3 +105,21 @@ def api_delete_address(request):
     request.dbsession.delete(_own_address(request))
     request.dbsession.flush()
     return {"addresses": [address.as_dict() for address in request.user.addresses]}
+
+
+@view_config(route_name="api_account", request_method="DELETE", permission=MANAGE)
+def api_erase_account(request):
+    """``{"password"}`` → 204: the account is erased (``services.erase_account``) and the
+    session is a guest's."""
+    values, refused = _fields(request, EraseAccountSchema())
+    if refused:
+        return refused
+    if not verify_password(values["password"], request.user.password_hash):
+        return _json_error(400, NOT_YOUR_PASSWORD, {"password": NOT_YOUR_PASSWORD})
+    try:
+        services.erase_account(request, request.user)
+    except services.StaffAccount:
+        return _json_error(409, STAFF_NOT_ERASED)
+    response = Response(status=204)
+    response.cache_control.no_store = True
+    return response

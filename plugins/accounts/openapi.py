@@ -1,7 +1,7 @@
 """The accounts' part of the OpenAPI document (``mercato_openapi``): logging in and
 out, and the account (``views``). The login body is the login form's schema."""
 
-from .schemas import AddressSchema, LoginSchema, RegisterSchema
+from .schemas import AddressSchema, EraseAccountSchema, LoginSchema, RegisterSchema
 
 USER = {
     "type": "object",
@@ -132,7 +132,20 @@ def fragment() -> dict:
                             },
                         )
                     },
-                }
+                },
+                "delete": {
+                    "tags": ["account"],
+                    "summary": "Erase the account (the right to erasure)",
+                    "description": "The login, name, addresses and cart are deleted and the "
+                    "session is a guest's; orders are kept, no longer linked to an account. "
+                    "409 for a staff account.",
+                    "security": [{"sessionCookie": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": EraseAccountSchema()}},
+                    },
+                    "responses": {"204": {"description": "Erased."}},
+                },
             },
         },
     }

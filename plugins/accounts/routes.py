@@ -9,6 +9,7 @@ def includeme(config):
     config.add_route("password_reset", "/password/reset/{token}")
     config.add_route("account", "/account")
     config.add_route("account_password", "/account/password")
+    config.add_route("account_erase", "/account/erase")
     config.add_route("address_new", "/account/addresses/new")
     config.add_route("address_edit", r"/account/addresses/{id:\d+}/edit")
     config.add_route("address_delete", r"/account/addresses/{id:\d+}/delete")

@@ -90,6 +90,10 @@ class ChangePasswordSchema(colander.MappingSchema):
         _passwords_match(form, value)
 
 
+class EraseAccountSchema(colander.MappingSchema):
+    password = _password("Your password", check_length=False)
+
+
 class ProfileSchema(colander.MappingSchema):
     name = _text("Name", 100)
 

@@ -1,5 +1,5 @@
 """What the account pages do: log in (rate limited, in constant time), log out, email a
-password-reset link, welcome a new account.
+password-reset link, welcome a new account, erase one at its owner's request.
 
 Creating users, passwords and reset tokens are the kernel's (``mercato``): the admin
 and the demo need them too.
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from mercato import (
     enqueue,
+    erase_user,
     find_user,
     forget_user,
     hash_password,
@@ -97,6 +98,20 @@ def request_password_reset(request, email: str) -> None:
             "expires_in_minutes": ttl // 60,
         },
     )
+
+
+class StaffAccount(Exception):
+    """A staff account is closed by an admin, not erased by its owner."""
+
+
+def erase_account(request, user) -> None:
+    """The customer's own erasure, once they typed their password: their account, saved
+    cart and the like are gone, this browser is a guest's; orders stay (the kernel's
+    ``erase_user``). Sessions on other devices drop to a guest's at their next request."""
+    if user.is_staff:
+        raise StaffAccount()
+    erase_user(request, user)
+    forget_user(request)
 
 
 def account_created(request, user) -> None:

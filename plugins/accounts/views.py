@@ -28,6 +28,7 @@ from . import services
 from .schemas import (
     AddressSchema,
     ChangePasswordSchema,
+    EraseAccountSchema,
     ForgotPasswordSchema,
     LoginSchema,
     ProfileSchema,
@@ -232,6 +233,47 @@ def change_password(request):
     remember_user(request, user)
     request.session.flash("Your password has been changed.")
     return HTTPSeeOther(location=request.route_path("account"))
+
+
+NOT_YOUR_PASSWORD = "This is not your password."  # noqa: S105 (a message)
+STAFF_NOT_ERASED = "A staff account is closed by an admin of the shop, not erased here."
+ERASED = "Your account has been erased. Thank you for shopping with us."
+
+
+@view_config(
+    route_name="account_erase",
+    renderer="accounts/erase.jinja2",
+    permission="account.manage",
+    request_method="GET",
+)
+def erase_form(request):
+    _private(request)
+    return {"values": {}, "errors": {}}
+
+
+@view_config(
+    route_name="account_erase",
+    renderer="accounts/erase.jinja2",
+    permission="account.manage",
+    request_method="POST",
+)
+def erase(request):
+    """The customer erases their account (their password again: a browser left logged
+    in is not enough); see ``services.erase_account``."""
+    _private(request)
+    schema = EraseAccountSchema()
+    values, errors = validate(schema, request.POST)
+    if errors:
+        return _form_failed(request, schema, errors)
+    if not verify_password(values["password"], request.user.password_hash):
+        return _form_failed(request, schema, {"password": NOT_YOUR_PASSWORD})
+    try:
+        services.erase_account(request, request.user)
+    except services.StaffAccount:
+        request.response.status_int = 409
+        return {"values": {}, "errors": {}, "refused": STAFF_NOT_ERASED}
+    request.session.flash(ERASED)
+    return HTTPSeeOther(location=request.route_path("home"))
 
 
 # ---------------------------------------------------------------------------

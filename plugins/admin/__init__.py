@@ -7,7 +7,8 @@ outbox and the audit log of every staff action (the ``admin`` plugin, on by defa
 ``mercato_admin_links``), ``models`` (the audit log), ``exports`` (the orders page's
 orders as a CSV file for the books). Every page needs ``admin.access``
 (staff and admins), order actions ``orders.manage``, staff accounts ``staff.manage``
-(admins); a guest is sent to the login page, a customer gets 403.
+and erasing a customer at their request ``customers.erase`` (admins); a guest is sent
+to the login page, a customer gets 403.
 
 Settings: ``mercato.admin.timezone`` (an IANA zone, default ``UTC``, or
 ``MERCATO_TIMEZONE``): where the dashboard's "today" and "this month" begin and end,

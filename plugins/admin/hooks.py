@@ -23,6 +23,8 @@ def mercato_permissions():
         "admin.access": ["staff", "admin"],
         # Creating staff accounts and changing roles.
         "staff.manage": ["admin"],
+        # Erasing a customer's account at their request (it cannot be undone).
+        "customers.erase": ["admin"],
     }
 
 

@@ -14,6 +14,7 @@ def includeme(config):
     config.add_route("admin_order_add_lines", "/admin/orders/{number}/add-lines")
     config.add_route("admin_customers", "/admin/customers")
     config.add_route("admin_customer", r"/admin/customers/{id:\d+}")
+    config.add_route("admin_customer_erase", r"/admin/customers/{id:\d+}/erase")
     config.add_route("admin_staff", "/admin/staff")
     config.add_route("admin_staff_invite", "/admin/staff/invite")
     config.add_route("admin_staff_role", r"/admin/staff/{id:\d+}/role")

@@ -243,5 +243,14 @@ class RoleForm(colander.MappingSchema):
     )
 
 
+class EraseForm(colander.MappingSchema):
+    confirm = colander.SchemaNode(
+        colander.String(),
+        title="The customer's email",
+        preparer=_strip,
+        missing_msg="Type the customer's email to confirm.",
+    )
+
+
 class ActiveForm(colander.MappingSchema):
     active = colander.SchemaNode(colander.Boolean(), title="Active", missing=False)

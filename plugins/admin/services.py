@@ -38,6 +38,7 @@ from mercato import (
     change_order_lines,
     create_user,
     enqueue,
+    erase_user,
     fulfil_order,
     has_route,
     make_reset_token,
@@ -708,6 +709,28 @@ def change_role(request, user: User, role: str) -> None:
         summary=f"Role of {user.email}: {old} → {role}",
         details={"user_id": user.id, "from": old, "to": role},
     )
+
+
+def erase_customer(request, user: User) -> int:
+    """Erase a customer's account at their request (``mercato.erase_user``); returns how
+    many orders are kept. The audit entry names the account by its id only."""
+    if user.is_staff:
+        raise AdminError(
+            f"{user.email} is {user.role}: make the account a customer's first, then erase it."
+        )
+    kept = request.dbsession.scalar(
+        select(func.count()).select_from(Order).where(Order.customer_id == user.id)
+    )
+    user_id = user.id
+    erase_user(request, user)
+    audit(
+        request,
+        "customer.erase",
+        object_type="user",
+        object_id=f"#{user_id}",
+        summary=f"Erased customer #{user_id} at their request ({kept} order(s) kept)",
+    )
+    return kept
 
 
 def set_active(request, user: User, active: bool) -> None:

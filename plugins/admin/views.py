@@ -58,6 +58,7 @@ from . import exports, refunds, schemas, services
 ACCESS = "admin.access"
 ORDERS = "orders.manage"
 STAFF = "staff.manage"
+ERASE = "customers.erase"
 PRIVATE = (0, {"no_store": True, "private": True})
 
 # Orders whose money is taken: they may be refunded, and their lines still to ship
@@ -614,7 +615,7 @@ def _user(request) -> User:
     renderer="admin/customer.jinja2",
     http_cache=PRIVATE,
 )
-def customer_page(request):
+def customer_page(request, *, erase_errors=None, refused=None):
     user = _user(request)
     return {
         "person": user,
@@ -622,7 +623,36 @@ def customer_page(request):
         "audit": services.audit_of(request.dbsession, "user", user.email),
         "labels": STATUS_LABELS,
         "roles": ROLES,
+        "erase_errors": erase_errors or {},
+        "refused": refused,
     }
+
+
+@view_config(
+    route_name="admin_customer_erase",
+    permission=ERASE,
+    request_method="POST",
+    renderer="admin/customer.jinja2",
+    http_cache=PRIVATE,
+)
+def customer_erase(request):
+    """Erase a customer's account at their request, once the admin typed its email."""
+    user = _user(request)
+    values, errors = validate(schemas.EraseForm(), request.POST)
+    if not errors and values["confirm"].lower() != user.email:
+        errors = {"confirm": f"Type {user.email} to confirm."}
+    if errors:
+        request.response.status_int = 400
+        return customer_page(request, erase_errors=errors)
+    try:
+        kept = services.erase_customer(request, user)
+    except services.AdminError as exc:
+        request.response.status_int = 409
+        return customer_page(request, refused=str(exc))
+    request.session.flash(
+        f"The customer's account, addresses and cart are erased; {kept} order(s) kept."
+    )
+    return HTTPSeeOther(request.route_path("admin_customers"))
 
 
 # ---------------------------------------------------------------------------

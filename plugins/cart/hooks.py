@@ -4,11 +4,11 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from mercato import hookimpl, make_engine, registry_of
+from mercato import hookimpl, make_engine, redis_writes, registry_of
 
 from . import cli, openapi, schemas, slots
 from .answers import CatalogAnswers, StockNews
-from .services import ShopperCart, read_with_session
+from .services import ShopperCart, customer_cart_id, read_with_session
 from .store import CartStore
 
 DAY = 24 * 3600
@@ -69,6 +69,14 @@ def mercato_render_slot(request, name, context):
 def mercato_user_logged_in(request, user):
     for note in request.cart.merge_guest_into(user):
         request.session.flash(note)
+
+
+@hookimpl
+def mercato_user_erased(request, user):
+    """The customer's cart goes with their account (``mercato.erase_user``)."""
+    request.registry.cart_store.erase(
+        redis_writes(request), request.dbsession, customer_cart_id(user.id)
+    )
 
 
 @hookimpl

@@ -363,6 +363,15 @@ class CartStore:
         fields = self._update(keys=[redis_key(cart_id)], args=[self.idle_seconds, json.dumps(ops)])
         return StoredCart.from_redis(cart_id, fields)
 
+    def erase(self, writes: RedisDataManager, dbsession, cart_id: str) -> None:
+        """Delete the cart for good: its backup in ``dbsession``'s transaction, the Redis
+        cart once it commits. This process's snapshot of it still to be written is
+        dropped before and after: written meanwhile, it would bring the backup back
+        (one being written at that instant still may; idle backups are pruned)."""
+        self.writer.forget(cart_id)
+        dbsession.execute(delete(CartBackup).where(CartBackup.cart_id == cart_id))
+        writes.call("delete", redis_key(cart_id), on_result=lambda _: self.writer.forget(cart_id))
+
     # -- backups --------------------------------------------------------------------
 
     def backup_later(self, carts: list[StoredCart]) -> None:
@@ -422,6 +431,11 @@ class BackupWriter:
         with self._lock:
             held = [c for c in (self._pending.get(cart_id), self._in_flight.get(cart_id)) if c]
         return max(held, key=lambda cart: cart.version, default=None)
+
+    def forget(self, cart_id: str) -> None:
+        """Drop the snapshot of ``cart_id`` waiting to be written (an erased cart)."""
+        with self._lock:
+            self._pending.pop(cart_id, None)
 
     @property
     def pending(self) -> int:
