@@ -29,6 +29,7 @@ EVENT_TYPES = {
     "order.cancelled": "An unpaid order was cancelled",
     "stock.low": "A variant's stock fell to the low-stock threshold",
     "product.changed": "Staff created, updated or deleted a product",
+    "account.erased": "A customer's account was erased: erase them too",
 }
 # The order.shipped event of this transaction, per order: the parcel's details
 # (mercato_shipment_created) follow the status change that records the shipping.

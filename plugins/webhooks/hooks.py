@@ -46,6 +46,14 @@ def mercato_admin_links(request):
 
 
 @hookimpl
+def mercato_user_erased(request, user):
+    # The systems the shop hands customers' data to must erase them as well.
+    events.record(
+        request.dbsession, "account.erased", {"customer": {"id": user.id, "email": user.email}}
+    )
+
+
+@hookimpl
 def mercato_order_placed(order):
     events.record(object_session(order), "order.placed", lambda: events.order_json(order))
 

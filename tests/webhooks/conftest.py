@@ -27,6 +27,7 @@ ALL_EVENTS = [
     "order.cancelled",
     "stock.low",
     "product.changed",
+    "account.erased",
 ]
 # Short pauses between retries, so that a test sees a day's schedule in seconds.
 FAST_RETRIES = {

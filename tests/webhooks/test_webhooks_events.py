@@ -224,3 +224,27 @@ def test_a_rolled_back_change_sends_nothing(demo_shop, demo_staff, dbsession, re
         "stock.low",
         "product.changed",
     }
+
+
+def test_account_erased_tells_the_endpoints_to_erase_the_customer_too(
+    demo_shop, dbsession, receiver, endpoint
+):
+    shopper = demo_shop.browser()
+    password = "a long passphrase"
+    answer = shopper.app.post_json(
+        "/api/account/register",
+        {"name": "Erin", "email": "erin@example.com", "password": password,
+         "password_confirm": password},
+        headers={"X-CSRF-Token": shopper.token},
+        status=201,
+    )  # fmt: skip
+    customer_id = answer.json["user"]["id"]
+    shopper.app.delete_json(
+        "/api/account",
+        {"password": password},
+        headers={"X-CSRF-Token": answer.json["csrf_token"]},
+        status=204,
+    )
+
+    [erased] = sent(receiver, "account.erased")
+    assert erased["data"] == {"customer": {"id": customer_id, "email": "erin@example.com"}}
