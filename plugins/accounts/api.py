@@ -9,7 +9,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from mercato import Address, EmailTaken, create_user, rate_limit, verify_password
+from mercato import Address, EmailTaken, create_user, rate_limit
 from mercato import validate_form as validate
 
 from . import services
@@ -114,7 +114,7 @@ def api_erase_account(request):
     values, refused = _fields(request, EraseAccountSchema())
     if refused:
         return refused
-    if not verify_password(values["password"], request.user.password_hash):
+    if not services.password_confirmed(request, request.user, values["password"]):
         return _json_error(400, NOT_YOUR_PASSWORD, {"password": NOT_YOUR_PASSWORD})
     try:
         services.erase_account(request, request.user)

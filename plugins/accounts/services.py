@@ -62,6 +62,18 @@ def authenticate(request, email: str, password: str):
     return None
 
 
+def password_confirmed(request, user, password: str) -> bool:
+    """Whether ``password`` is ``user``'s, asked again before a change that needs it (a
+    new password, erasing the account). A wrong one counts as a failed login of the
+    account (``login.account``): a session left open cannot guess it any faster."""
+    account_key = normalize_email(user.email)
+    rate_limit_check(request, "login.account", account_key)
+    if verify_password(password, user.password_hash):
+        return True
+    rate_limit_hit(request, "login.account", account_key)
+    return False
+
+
 def log_in(request, user) -> None:
     """Make ``user`` the session's identity: the session id is rotated, its data (the
     guest's cart) kept; then every plugin's ``mercato_user_logged_in`` runs."""

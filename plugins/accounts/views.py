@@ -20,7 +20,6 @@ from mercato import (
     safe_next,
     set_password,
     user_for_reset_token,
-    verify_password,
 )
 from mercato import validate_form as validate
 
@@ -224,7 +223,7 @@ def change_password(request):
     if errors:
         return _form_failed(request, schema, errors)
     user = request.user
-    if not verify_password(values["current_password"], user.password_hash):
+    if not services.password_confirmed(request, user, values["current_password"]):
         return _form_failed(
             request, schema, {"current_password": "This is not your current password."}
         )
@@ -265,7 +264,7 @@ def erase(request):
     values, errors = validate(schema, request.POST)
     if errors:
         return _form_failed(request, schema, errors)
-    if not verify_password(values["password"], request.user.password_hash):
+    if not services.password_confirmed(request, request.user, values["password"]):
         return _form_failed(request, schema, {"password": NOT_YOUR_PASSWORD})
     try:
         services.erase_account(request, request.user)

@@ -169,3 +169,15 @@ def test_an_admin_erases_a_customer_at_their_request(demo_shop, demo_staff, dbse
         status=403,
     )
     assert user_id(dbsession, "otto@example.com") == otto
+
+
+def test_a_session_left_open_cannot_guess_the_password_on_the_erase_form(make_demo_shop, dbsession):
+    shop = make_demo_shop(**{"mercato.ratelimit.login.account": "3/minute"})
+    shopper = shop.browser()
+    register(shopper)
+    for _ in range(3):
+        erase_form(shopper, "a guess at it", status=400)
+    # The wrong answers counted as failed logins of the account: the right one waits too.
+    refused = erase_form(shopper, PASSWORD, status=429)
+    assert "Too many attempts" in refused.text
+    assert user_id(dbsession) is not None
