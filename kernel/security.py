@@ -77,8 +77,10 @@ def _load_user(request) -> User | None:
         or not user.is_active
         or not hmac.compare_digest(str(session.get(SESSION_STAMP, "")), user_stamp(user))
     ):
-        # The account changed under this session: it drops to a guest (with a new id).
-        forget_user(request, keep_data=True)
+        # The account changed under this session: it drops to a guest (with a new id),
+        # keeping the guest's things, unless the account is gone (erased): nothing of
+        # the person stays in it (the checkout's email and addresses).
+        forget_user(request, keep_data=user is not None)
         return None
     return user
 

@@ -37,6 +37,15 @@ def erase_form(shopper, password: str, status: int):
     return form.submit(status=status)
 
 
+def sessions_holding(redis, text: str) -> int:
+    """How many values in the shop's Redis database hold ``text`` (sessions are JSON)."""
+    found = 0
+    for key in redis.scan_iter(count=1000):
+        if redis.type(key) == b"string" and text.encode() in (redis.get(key) or b""):
+            found += 1
+    return found
+
+
 def backup_of(dbsession, cart_id: str):
     dbsession.expire_all()
     return dbsession.get(CartBackup, cart_id)
@@ -64,6 +73,8 @@ def test_mercato_user_erased_a_customer_erases_their_account_and_their_orders_st
         time.sleep(0.05)
     other_device = demo_shop.browser()
     other_device.log_in(EMAIL, PASSWORD)
+    other_device.address(method=False, email="erin.home@example.com", line1="7 Quiet Lane")
+    assert sessions_holding(redis, "7 Quiet Lane") == 1
     emails_before = len(demo_shop.smtp.messages)
 
     refused = erase_form(shopper, "not my password", status=400)
@@ -81,8 +92,10 @@ def test_mercato_user_erased_a_customer_erases_their_account_and_their_orders_st
     assert redis.exists(cart_key) == 0
     time.sleep(1.2)  # the backup writer's bound: nothing it held brings the cart back
     assert backup_of(dbsession, f"u{customer}") is None
-    # Every device is a guest's now; the old login is gone and the email free again.
+    # Every device is a guest's now, and keeps nothing of them (its next request empties
+    # it); the old login is gone and the email free again.
     assert "/login" in other_device.app.get("/account", status=(302, 303)).location
+    assert sessions_holding(redis, "7 Quiet Lane") == 0
     stranger = demo_shop.browser()
     answer = stranger.app.post(
         "/login",
