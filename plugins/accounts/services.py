@@ -119,7 +119,7 @@ class StaffAccount(Exception):
 def erase_account(request, user) -> None:
     """The customer's own erasure, once they typed their password: their account, saved
     cart and the like are gone, this browser is a guest's; orders stay (the kernel's
-    ``erase_user``). Sessions on other devices drop to a guest's at their next request."""
+    ``erase_user``). Sessions on other devices are emptied at their next request."""
     if user.is_staff:
         raise StaffAccount()
     erase_user(request, user)
