@@ -183,6 +183,17 @@ def test_an_admin_erases_a_customer_at_their_request(demo_shop, demo_staff, dbse
     )
     assert user_id(dbsession, "otto@example.com") == otto
 
+    # A staff account is not erased so, even by an admin who posts the form anyway.
+    page = demo_staff.app.get(f"/admin/customers/{staff_user.id}")
+    assert "Erase the customer" not in page.text
+    refused = demo_staff.app.post(
+        f"/admin/customers/{staff_user.id}/erase",
+        {"confirm": staff_user.email, "csrf_token": demo_staff.token},
+        status=409,
+    )
+    assert f"{staff_user.email} is staff: make the account a customer&#39;s first" in refused.text
+    assert user_id(dbsession, staff_user.email) == staff_user.id
+
 
 def test_a_session_left_open_cannot_guess_the_password_on_the_erase_form(make_demo_shop, dbsession):
     shop = make_demo_shop(**{"mercato.ratelimit.login.account": "3/minute"})
