@@ -5,6 +5,7 @@ def includeme(config):
     config.add_route("admin_dashboard", "/admin")
     config.add_route("admin_orders", "/admin/orders")
     config.add_route("admin_orders_export", "/admin/orders.csv")
+    config.add_route("admin_order_lines_export", "/admin/order-lines.csv")
     config.add_route("admin_order", "/admin/orders/{number}")
     config.add_route("admin_order_capture", "/admin/orders/{number}/capture")
     config.add_route("admin_order_cancel", "/admin/orders/{number}/cancel")

@@ -175,16 +175,26 @@ def orders_list(request):
         "errors": errors,
         "customer": customer,
         "labels": STATUS_LABELS,
-        "export": request.route_path(
-            "admin_orders_export", _query={k: v for k, v in kept.items() if v and k != "page"}
-        ),
+        "exports": {
+            name: request.route_path(route, _query=_filters_kept(kept))
+            for name, route in (("orders", "admin_orders_export"), ("lines", LINES_EXPORT))
+        },
     }
 
 
+def _filters_kept(kept: dict) -> dict:
+    return {k: v for k, v in kept.items() if v and k != "page"}
+
+
+LINES_EXPORT = "admin_order_lines_export"
+
+
 @view_config(route_name="admin_orders_export", permission=ORDERS, request_method="GET")
+@view_config(route_name=LINES_EXPORT, permission=ORDERS, request_method="GET")
 def orders_export(request):
-    """The orders the filters find, every page of them, as a CSV download (exports.py);
-    the download is in the audit log: it takes customers' personal data away."""
+    """The orders the filters find, every page of them, as a CSV download of the orders
+    or of their lines (exports.py); the download is in the audit log: it takes
+    customers' personal data away."""
     filters, errors, kept = _filters(request, schemas.OrderFilters())
     if errors:
         # The orders page, its filters marked (400): never every order for a typo.
@@ -194,22 +204,25 @@ def orders_export(request):
         )
         response.cache_control.no_store = True
         return response
+    lines = request.matched_route.name == LINES_EXPORT
     tz = services.timezone_of(request)
     query = services.orders_matching(filters, tz)
     count = services.count_of(request.dbsession, query)
-    described = ", ".join(f"{k}={v}" for k, v in kept.items() if v and k != "page")
+    described = ", ".join(f"{k}={v}" for k, v in _filters_kept(kept).items())
+    what = f"{count} order{'' if count == 1 else 's'}"
     services.audit(
         request,
         "orders.export",
-        summary=f"Exported {count} order{'' if count == 1 else 's'}"
+        summary=f"Exported {'the lines of ' if lines else ''}{what}"
         + (f" ({described})" if described else ""),
     )
     response = Response(
         content_type="text/csv",
         charset="utf-8",
-        app_iter=exports.export_chunks(request.registry.db_engine, query, tz),
+        app_iter=exports.export_chunks(request.registry.db_engine, query, tz, lines=lines),
     )
-    response.content_disposition = f'attachment; filename="orders-{date.today()}.csv"'
+    name = "order-lines" if lines else "orders"
+    response.content_disposition = f'attachment; filename="{name}-{date.today()}.csv"'
     response.cache_control.no_store = True
     response.cache_control.private = True
     return response

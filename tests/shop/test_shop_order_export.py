@@ -14,17 +14,19 @@ from mercato_admin.models import AuditEntry
 from .conftest import all_orders
 
 
-def download(staff, query: str = "", status: int = 200):
-    """The orders page with ``query``, then its download link, as a browser follows it."""
+def download(staff, query: str = "", status: int = 200, what: str = "orders"):
+    """The orders page with ``query``, then its download link of ``what`` (``orders``,
+    ``lines``), as a browser follows it."""
     page = staff.app.get(f"/admin/orders{query}")
-    link = page.html.find("a", string=lambda text: text and "as CSV" in text)
-    assert link is not None, "the orders page offers no download"
+    file = {"orders": "/admin/orders.csv", "lines": "/admin/order-lines.csv"}[what]
+    link = page.html.find("a", href=lambda href: href and href.startswith(file))
+    assert link is not None, f"the orders page offers no download of {what}"
     return staff.app.get(link["href"], status=status)
 
 
-def rows_of(response) -> list[dict]:
+def rows_of(response, name: str = "orders") -> list[dict]:
     assert response.content_type == "text/csv"
-    assert response.headers["Content-Disposition"].startswith('attachment; filename="orders-')
+    assert response.headers["Content-Disposition"].startswith(f'attachment; filename="{name}-')
     return list(csv.DictReader(io.StringIO(response.text)))
 
 
@@ -105,3 +107,26 @@ def test_staff_may_download_and_customers_may_not(demo_shop, dbsession, staff_us
     staff = demo_shop.browser()
     staff.log_in(staff_user.email, staff_user.password)
     assert [row["email"] for row in rows_of(download(staff))] == [customer_user.email]
+
+
+def test_staff_download_the_lines_of_the_orders_found(demo_shop, demo_staff, dbsession):
+    demo_shop.browser().buy({"TEE": 2, "MUG": 1}, email="ada@example.com")
+    demo_shop.browser().buy({"MUG": 3}, email="eve@example.com")
+    first, second = all_orders(dbsession)
+
+    lines = rows_of(download(demo_staff, what="lines"), "order-lines")
+
+    assert [(r["number"], r["sku"], r["quantity"], r["unit_price"], r["total"]) for r in lines] == [
+        (second.number, "MUG", "3", "12.50", "37.50"),
+        (first.number, "TEE", "2", "24.00", "48.00"),
+        (first.number, "MUG", "1", "12.50", "12.50"),
+    ]
+    assert {(r["status"], r["shipped"], r["cancelled"], r["refunded"]) for r in lines} == {
+        ("paid", "0", "0", "0")
+    }
+    only_eve = rows_of(download(demo_staff, "?q=eve%40example.com", what="lines"), "order-lines")
+    assert [r["number"] for r in only_eve] == [second.number]
+    assert exports(dbsession) == [
+        "Exported the lines of 2 orders",
+        "Exported the lines of 1 order (q=eve@example.com)",
+    ]
